@@ -1,0 +1,1 @@
+"""The inspection station: acquisition, web assembly, tiling, inference, defects, store, CLI."""

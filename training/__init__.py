@@ -1,0 +1,1 @@
+"""CRAS model (pure PyTorch), backbones, data sets, trainer, metrics and calibration."""
