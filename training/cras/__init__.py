@@ -1,0 +1,1 @@
+"""CRAS: Center-aware Residual Anomaly Synthesis (see ../shared/docs/CRAS.md)."""

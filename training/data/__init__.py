@@ -1,0 +1,1 @@
+"""Data sets, tiling and the procedural fabric generator."""
