@@ -1,0 +1,1 @@
+"""Export, center-matching kernel, engine builds and inference backends behind one interface."""
