@@ -1,0 +1,183 @@
+"""``station db``: create or upgrade the defect database, status, retention, training export."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+
+from station.store.config import RetentionConfig, load_store_config
+from station.store.engine import create_store_engine, safe_url
+from station.store.errors import StoreError
+from station.store.export import export_training_set
+from station.store.images import ImageStore
+from station.store.journal import count_pending
+from station.store.migrate import schema_status, upgrade_database
+from station.store.repository import DefectRepository
+from station.store.retention import apply_retention
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """--config / --url / --image-root, shared by the store's commands."""
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="YAML with the store settings (or a station config with a store: section)",
+    )
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="database URL, e.g. sqlite:///station_data/defects.sqlite3 or "
+        "postgresql+psycopg://user@host:5432/db (default: from --config, else the "
+        "station's SQLite file)",
+    )
+    parser.add_argument(
+        "--image-root", default=None, help="image store folder (default: from config)"
+    )
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone, e.g. 2025-01-31T00:00+00:00")
+    return value
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    config = load_store_config(args.config, url=args.url)
+    engine = create_store_engine(
+        config.url, connect_timeout_s=config.connect_timeout_s, create=True
+    )
+    try:
+        before = schema_status(engine)
+        after = upgrade_database(engine)
+    finally:
+        engine.dispose()
+    if before.current == after.current:
+        print(f"{safe_url(config.url)}: already at migration {after.current} (newest)")
+    else:
+        print(
+            f"{safe_url(config.url)}: migrated from {before.current or 'empty'} to {after.current}"
+        )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = load_store_config(args.config, url=args.url)
+    engine = create_store_engine(config.url, connect_timeout_s=config.connect_timeout_s)
+    try:
+        status = schema_status(engine)
+        print(f"database:  {safe_url(config.url)} (reachable)")
+        print(f"migration: {status.current or 'none'} (newest known: {status.head})")
+        if not status.known:
+            print("state:     migrated by a newer station version; update this software")
+            return 1
+        if status.pending:
+            print(
+                f"state:     {len(status.pending)} migration(s) pending; run `station db upgrade`"
+            )
+            return 1
+        print("state:     up to date")
+        for name, count in DefectRepository(engine).table_counts().items():
+            print(f"{name + ':':<20} {count}")
+    finally:
+        engine.dispose()
+    pending = count_pending(config.journal_dir) if config.journal_dir.exists() else 0
+    print(f"journal:   {pending} record(s) waiting in {config.journal_dir}")
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    config = load_store_config(args.config, url=args.url, image_root=args.image_root)
+    policy = RetentionConfig(
+        max_age_days=args.max_age_days
+        if args.max_age_days is not None
+        else config.retention.max_age_days,
+        max_store_bytes=(
+            args.max_store_bytes
+            if args.max_store_bytes is not None
+            else config.retention.max_store_bytes
+        ),
+    )
+    if policy.max_age_days is None and policy.max_store_bytes is None:
+        raise StoreError(
+            "no retention limit is set",
+            hint="pass --max-age-days and/or --max-store-bytes, or set store.retention",
+        )
+    repository = DefectRepository.connect(config.url, connect_timeout_s=config.connect_timeout_s)
+    try:
+        report = apply_retention(repository, ImageStore(config.image_root), policy)
+    finally:
+        repository.close()
+    print(
+        f"deleted images of {report.defects_cleared} reviewed defect(s), "
+        f"freed {report.bytes_freed} bytes; store now {report.store_bytes} bytes"
+    )
+    if report.over_limit_bytes:
+        print(
+            f"still {report.over_limit_bytes} bytes over the limit: "
+            "images of unreviewed defects are kept"
+        )
+    return 0
+
+
+def _export_training(args: argparse.Namespace) -> int:
+    config = load_store_config(args.config, url=args.url, image_root=args.image_root)
+    repository = DefectRepository.connect(config.url, connect_timeout_s=config.connect_timeout_s)
+    try:
+        result = export_training_set(
+            repository,
+            ImageStore(config.image_root),
+            args.out,
+            since=args.since,
+            until=args.until,
+            fabric_class=args.fabric_class,
+        )
+    finally:
+        repository.close()
+    labels = ", ".join(f"{label}: {n}" for label, n in sorted(result.by_label.items())) or "none"
+    print(
+        f"exported {result.exported} crop(s) to {result.out_dir} ({labels}); "
+        f"{len(result.skipped)} skipped (see manifest.json)"
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``station db`` and its sub-commands."""
+    parser = subparsers.add_parser(
+        "db", help="defect database: upgrade, status, retention, training export"
+    )
+    commands = parser.add_subparsers(dest="db_command", metavar="ACTION")
+    commands.required = True
+
+    upgrade = commands.add_parser("upgrade", help="create the tables or apply pending migrations")
+    add_store_arguments(upgrade)
+    upgrade.set_defaults(handler=_upgrade)
+
+    status = commands.add_parser(
+        "status", help="reachability, migration, row counts, journal backlog"
+    )
+    add_store_arguments(status)
+    status.set_defaults(handler=_status)
+
+    retention = commands.add_parser(
+        "retention", help="delete images of reviewed defects by age/size"
+    )
+    add_store_arguments(retention)
+    retention.add_argument("--max-age-days", type=float, default=None)
+    retention.add_argument("--max-store-bytes", type=int, default=None)
+    retention.set_defaults(handler=_retention)
+
+    training = commands.add_parser(
+        "export-training", help="reviewed defects' crops + labels for training"
+    )
+    add_store_arguments(training)
+    training.add_argument("--out", required=True, help="new or empty folder to export into")
+    training.add_argument(
+        "--since", type=_aware, default=None, help="ISO time with zone, inclusive"
+    )
+    training.add_argument(
+        "--until", type=_aware, default=None, help="ISO time with zone, exclusive"
+    )
+    training.add_argument("--fabric-class", default=None)
+    training.set_defaults(handler=_export_training)

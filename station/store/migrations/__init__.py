@@ -1,0 +1,1 @@
+"""Alembic migrations of the defect database (run them with ``station db upgrade``)."""
