@@ -1,0 +1,125 @@
+"""``station run``: the inspection pipeline, headless (what the systemd service runs).
+
+::
+
+    station run --config /etc/cras-station/station.yaml
+    station run --config station.yaml --max-metres 5 --lot LOT-1234
+
+SIGINT or SIGTERM stops it cleanly: the source stops, queued work drains
+(bounded by ``pipeline.drain_timeout_s``; what is left is recorded as
+uninspected), the roll and run are closed, the store is flushed and a summary
+is printed. Exit status 0 after a clean stop, 2 for a user error (bad
+configuration, camera gone), 1 when a stage failed with a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from training.errors import ConfigError, CrasStationError
+
+if TYPE_CHECKING:
+    from station.pipeline.config import StationConfig
+
+logger = logging.getLogger("station.run")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``station run``."""
+    parser = subparsers.add_parser(
+        "run", help="run the inspection pipeline headless (stop with Ctrl-C or SIGTERM)"
+    )
+    parser.add_argument("--config", required=True, type=Path, help="station.yaml")
+    parser.add_argument(
+        "--max-metres", type=float, default=None, help="stop after this much web has passed"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=None, help="stop after this many seconds"
+    )
+    parser.add_argument(
+        "--lot", default=None, help="lot number of the roll (overrides roll.lot_number)"
+    )
+    parser.add_argument(
+        "--status-every-s",
+        type=float,
+        default=10.0,
+        help="log the pipeline's figures this often (default 10 s; 0 = never)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {value}", hint=f"give a positive {name}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run until the source ends, a limit is reached or a signal arrives."""
+    # Imported here: the pipeline pulls in torch, which `station --help` need not wait for.
+    from station.pipeline.config import load_station_config
+
+    _positive("--max-metres", args.max_metres)
+    _positive("--max-seconds", args.max_seconds)
+    config = load_station_config(args.config)
+    if args.lot:
+        config.roll.lot_number = args.lot
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(number: int, _frame: FrameType | None) -> None:
+        logger.info("%s received: stopping", signal.Signals(number).name)
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        return _run(config, args, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(config: StationConfig, args: argparse.Namespace, stop: threading.Event) -> int:
+    from station.pipeline.events import Alarm, UninspectedStretchFound
+    from station.pipeline.orchestrator import Pipeline
+    from station.pipeline.summary_text import format_figures, format_summary
+
+    pipeline = Pipeline(config)
+    pipeline.bus.subscribe(lambda event: logger.warning("ALARM %s", event.message), kinds=(Alarm,))
+    pipeline.bus.subscribe(
+        lambda event: logger.info("uninspected stretch recorded: %s", event.stretch),
+        kinds=(UninspectedStretchFound,),
+    )
+    pipeline.start()
+    print(f"station {config.station.name}: inspecting (Ctrl-C or SIGTERM stops)", flush=True)
+    started = time.monotonic()
+    last_status = started
+    try:
+        while not stop.is_set() and not pipeline.finished:
+            figures = pipeline.figures_now()
+            if args.max_metres is not None and figures.metres_seen >= args.max_metres:
+                logger.info("--max-metres %.3f reached", args.max_metres)
+                break
+            now = time.monotonic()
+            if args.max_seconds is not None and now - started >= args.max_seconds:
+                logger.info("--max-seconds %.1f reached", args.max_seconds)
+                break
+            if args.status_every_s > 0 and now - last_status >= args.status_every_s:
+                logger.info("%s", format_figures(figures))
+                last_status = now
+            stop.wait(timeout=0.2)
+    finally:
+        summary = pipeline.stop()
+    print(format_summary(summary), flush=True)
+    if summary.error is None:
+        return 0
+    if isinstance(summary.error, CrasStationError):
+        raise summary.error
+    return 1

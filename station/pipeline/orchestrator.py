@@ -1,0 +1,412 @@
+"""The inspection pipeline: source -> assembly -> tiling -> inference -> extraction -> store.
+
+::
+
+    source thread --(source queue)--> assembly + tiling --(inference queue)-->
+    inference --(result queue)--> extraction + store/events
+
+Every queue is bounded. With ``pipeline.when_behind: drop_oldest`` (a live
+camera) a full queue drops its oldest item and counts it, and the lines it
+held are recorded as an uninspected stretch: every metre of the roll is
+inspected or marked. With ``wait`` (replays, benchmarks) stages wait for
+each other instead. Memory is bounded by the queue sizes times the size of a
+block or tile row, plus the extraction band (bounded by
+``extraction.max_defect_length_mm``).
+
+Usage::
+
+    pipeline = Pipeline(load_station_config("station.yaml"))
+    pipeline.start()
+    pipeline.wait(timeout_s=60)      # or until a signal
+    summary = pipeline.stop()        # drain (bounded), close the roll, flush the store
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from engines.backends.base import BackendInfo, InferenceBackend
+from station.acquisition.base import LineSource
+from station.pipeline.assembly import LinePositions, WebAssembler
+from station.pipeline.builders import (
+    ModelFacts,
+    extraction_settings,
+    make_source,
+    model_facts,
+    open_backend,
+    start_source,
+)
+from station.pipeline.config import StationConfig
+from station.pipeline.coverage import CoverageTracker
+from station.pipeline.errors import PipelineConfigError, PipelineStateError
+from station.pipeline.events import (
+    EventBus,
+    FiguresUpdated,
+    PipelineState,
+    StatusChanged,
+)
+from station.pipeline.extraction import DefectExtractor
+from station.pipeline.figures import FiguresRecorder, PipelineFigures, QueueFigures
+from station.pipeline.queues import StageQueue
+from station.pipeline.recorder import RollRecorder
+from station.pipeline.run_summary import RunSummary
+from station.pipeline.source_events import SourceEventHandler
+from station.pipeline.stages import AssemblyStage, ExtractionStage, InferenceStage, TilingParams
+from station.pipeline.stitching import ScoreBand
+from station.store.store import DefectStore
+from station.store.writer import WriterStats
+
+logger = logging.getLogger(__name__)
+
+INFERENCE_BEHIND = "inference fell behind"
+EXTRACTION_BEHIND = "defect extraction fell behind"
+
+
+class Pipeline:
+    """One station's inspection pipeline for one roll.
+
+    Args:
+        config: The station configuration.
+        bus: Where events go (a new bus if None); subscribe before :meth:`start`.
+        backend: An open inference backend to use instead of the configured one
+            (the caller closes it).
+        store: An open store to use instead of opening ``config.store`` (the caller closes it).
+    """
+
+    def __init__(
+        self,
+        config: StationConfig,
+        *,
+        bus: EventBus | None = None,
+        backend: InferenceBackend | None = None,
+        store: DefectStore | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self.state = PipelineState.STOPPED
+        self.error: BaseException | None = None
+        self._given_backend = backend
+        self._given_store = store
+        self._backend: InferenceBackend | None = None
+        self._store: DefectStore | None = None
+        self._source: LineSource | None = None
+        self._threads: list[threading.Thread] = []
+        self._abort = threading.Event()
+        self._discard = threading.Event()
+        self._finished = threading.Event()
+        self._monitor_stop = threading.Event()
+        self._started_once = False
+        self.last_figures: PipelineFigures | None = None
+        self._writer_stats: WriterStats | None = None
+        self.facts: ModelFacts | None = None
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the model, store and source; start the threads.
+
+        Raises:
+            PipelineStateError: started before.
+            ConfigError: the configuration does not fit the model or the source.
+            CrasStationError: the model, store or source cannot be opened.
+        """
+        if self._started_once:
+            raise PipelineStateError(
+                "this pipeline was started before", hint="make a new Pipeline for each roll"
+            )
+        self._started_once = True
+        self._set_state(PipelineState.STARTING)
+        try:
+            self._open()
+        except BaseException as error:
+            self._close_resources()
+            self._set_state(PipelineState.FAILED, str(error))
+            raise
+        self._set_state(PipelineState.RUNNING)
+
+    def _open(self) -> None:
+        config = self.config
+        facts = model_facts(config.model)
+        self.facts = facts
+        if config.tiling.overlap_px >= facts.tile_px:
+            raise PipelineConfigError(
+                f"tiling.overlap_px = {config.tiling.overlap_px} is not smaller than the "
+                f"model's tile size {facts.tile_px} px",
+                hint=f"set tiling.overlap_px between 0 and {facts.tile_px - 1} "
+                f"(e.g. {facts.tile_px // 8})",
+            )
+        self._backend = self._given_backend or open_backend(
+            config.model, model_hash=facts.metadata.model_hash
+        )
+        info = self._backend.info
+        if (info.tile_px, info.in_channels) != (facts.tile_px, facts.in_channels):
+            raise PipelineConfigError(
+                f"model.backend: the {info.name} backend runs {info.tile_px} px x "
+                f"{info.in_channels} channel tiles, the model folder says {facts.tile_px} px x "
+                f"{facts.in_channels}",
+                hint="rebuild the engine or export from this model folder",
+            )
+        self._store = self._given_store or DefectStore.open(config.store, allow_offline=True)
+        mm_per_line = config.mm_per_line
+        self.tracker = CoverageTracker(mm_per_line=mm_per_line)
+        self.figures = FiguresRecorder(mm_per_line=mm_per_line)
+        self.recorder = RollRecorder(
+            self._store,
+            station=config.station.name,
+            lot_number=config.roll.lot_number,
+            fabric_type=config.roll.fabric_type
+            or (facts.classes[0] if len(facts.classes) == 1 else "unspecified"),
+            width_mm=config.roll.width_mm,
+            model=facts.version_info(config.model.path.name or str(config.model.path)),
+            settings=config.model_dump(mode="json"),
+        )
+        waits = config.pipeline.when_behind == "wait"
+        self.inference_queue: StageQueue[Any] = StageQueue(
+            config.pipeline.inference_queue_rows,
+            name="inference",
+            on_drop=lambda item: self._lost_row(item, INFERENCE_BEHIND),
+            wait_when_full=waits,
+        )
+        self.result_queue: StageQueue[Any] = StageQueue(
+            config.pipeline.result_queue_rows,
+            name="extraction",
+            on_drop=lambda item: self._lost_row(item, EXTRACTION_BEHIND),
+            wait_when_full=waits,
+        )
+        self.assembler = WebAssembler(
+            tile_px=facts.tile_px,
+            overlap_px=config.tiling.overlap_px,
+            positions=LinePositions(
+                mm_per_line=mm_per_line, use_encoder=config.geometry.position_from == "encoder"
+            ),
+            max_background_fraction=config.tiling.max_background_fraction,
+            edge_gap_px=config.tiling.edge_gap_px,
+        )
+        self._source = make_source(
+            config,
+            on_event=SourceEventHandler(
+                bus=self.bus,
+                tracker=self.tracker,
+                recorder=self.recorder,
+                alarm_on_fault=config.alarm.on_source_fault,
+            ),
+        )
+        start_source(self._source, section=config.source.kind)
+        device = getattr(self._source, "device", None)  # a camera's DeviceDescription
+        if device is not None:
+            self.recorder.camera_serial = device.serial_number or None
+            self.recorder.camera_model = device.model or None
+        self._make_stages(facts)
+
+    def _make_stages(self, facts: ModelFacts) -> None:
+        config = self.config
+        assert self._source is not None and self._backend is not None
+        self.assembly = AssemblyStage(
+            source=self._source,
+            assembler=self.assembler,
+            tiling=TilingParams(facts.tile_px, config.tiling.overlap_px, facts.in_channels),
+            out_queue=self.inference_queue,
+            recorder=self.recorder,
+            figures=self.figures,
+            mm_per_px=config.mm_per_px,
+            abort=self._abort,
+        )
+        self.inference = InferenceStage(
+            backend=self._backend,
+            in_queue=self.inference_queue,
+            out_queue=self.result_queue,
+            batch_size=config.model.batch_size,
+            tracker=self.tracker,
+            figures=self.figures,
+            discard=self._discard,
+        )
+        self.band = ScoreBand()  # takes the line width from the first row
+        self.extraction = ExtractionStage(
+            in_queue=self.result_queue,
+            band=self.band,
+            extractor=DefectExtractor(
+                self.band,
+                extraction_settings(config, facts),
+            ),
+            tracker=self.tracker,
+            recorder=self.recorder,
+            bus=self.bus,
+            figures=self.figures,
+            alarm_min_points=config.alarm.min_points,
+            alarm_on_uninspected=config.alarm.on_uninspected,
+            end_line=lambda: self.assembler.lines_seen_until,
+        )
+        bodies = {
+            "assembly": self.assembly.run,
+            "inference": self.inference.run,
+            "extraction": self.extraction.run,
+        }
+        self._threads = [
+            threading.Thread(target=self._guard(name, body), name=f"pipeline-{name}", daemon=True)
+            for name, body in bodies.items()
+        ]
+        self._threads.append(
+            threading.Thread(target=self._monitor, name="pipeline-monitor", daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+
+    def wait(self, *, timeout_s: float | None = None) -> bool:
+        """Wait until the source has ended and every stage has finished its work.
+
+        Returns:
+            True when the pipeline finished within ``timeout_s``.
+        """
+        return self._finished.wait(timeout=timeout_s)
+
+    @property
+    def finished(self) -> bool:
+        """True once all work is done (source ended or stopped, queues drained)."""
+        return self._finished.is_set()
+
+    @property
+    def backend_info(self) -> BackendInfo | None:
+        """What the running backend is (name, device, precision, tile size), once started."""
+        return self._backend.info if self._backend is not None else None
+
+    @property
+    def source(self) -> LineSource | None:
+        """The running line source (e.g. for a synthetic source's planted defects)."""
+        return self._source
+
+    def stop(self, *, drain_timeout_s: float | None = None) -> RunSummary:
+        """Stop the source, drain the queues, close the roll and flush the store.
+
+        Queued work still waiting after ``drain_timeout_s`` (default
+        ``pipeline.drain_timeout_s``) is discarded and recorded as uninspected.
+
+        Returns:
+            The run's summary (``error`` set when a stage failed).
+        """
+        if self.state not in (PipelineState.RUNNING, PipelineState.FAILED) or not self._threads:
+            raise PipelineStateError("the pipeline is not running", hint="call start() first")
+        if self.state is PipelineState.RUNNING:
+            self._set_state(PipelineState.STOPPING)
+        drain_s = (
+            self.config.pipeline.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
+        )
+        assert self._source is not None
+        self._source.stop()
+        if not self._finished.wait(timeout=drain_s):
+            logger.warning("draining took longer than %.1f s; discarding queued work", drain_s)
+            self._discard.set()
+            for queue in (self.inference_queue, self.result_queue):
+                queue.stop_waiting()
+        for thread in self._threads[:3]:
+            thread.join(timeout=60.0)
+            if thread.is_alive():
+                logger.error("%s did not finish; the roll is closed without it", thread.name)
+        self._monitor_stop.set()
+        self._threads[3].join(timeout=5.0)
+        self.recorder.finish(
+            length_inspected_mm=self.tracker.inspected_lines * self.config.mm_per_line
+        )
+        self._close_resources()
+        summary = self._summary()
+        self._set_state(
+            PipelineState.FAILED if self.error else PipelineState.STOPPED,
+            str(self.error) if self.error else "",
+        )
+        return summary
+
+    def figures_now(self) -> PipelineFigures:
+        """Current figures (without starting a new rate interval)."""
+        return self._snapshot(advance=False)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _guard(self, name: str, body: Any) -> Any:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as error:
+                self._fail(name, error)
+            finally:
+                if name == "extraction":
+                    self._finished.set()
+
+        return run
+
+    def _fail(self, stage: str, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+        logger.error("pipeline %s stage failed: %s", stage, error, exc_info=error)
+        self._abort.set()
+        self._discard.set()
+        for queue in (self.inference_queue, self.result_queue):
+            queue.stop_waiting()
+        self._set_state(PipelineState.FAILED, f"{stage}: {error}")
+
+    def _lost_row(self, item: Any, reason: str) -> None:
+        row = item.row
+        self.tracker.note_loss(row.first_line, row.end_line, reason)
+
+    def _monitor(self) -> None:
+        interval = self.config.pipeline.status_interval_s
+        while not self._monitor_stop.wait(timeout=interval):
+            figures = self._snapshot(advance=True)
+            self.last_figures = figures
+            self.bus.publish(FiguresUpdated(figures))
+
+    def _snapshot(self, *, advance: bool) -> PipelineFigures:
+        mm_per_line = self.config.mm_per_line
+        source_stats = self._source.stats if self._source is not None else None
+        return self.figures.snapshot(
+            queues=tuple(
+                QueueFigures(q.name, len(q), q.capacity, q.max_depth, q.dropped)
+                for q in (self.inference_queue, self.result_queue)
+            ),
+            metres_seen=self.assembler.lines_seen_until * mm_per_line / 1000.0,
+            metres_inspected=self.tracker.inspected_lines * mm_per_line / 1000.0,
+            metres_uninspected=self.tracker.uninspected_lines * mm_per_line / 1000.0,
+            source_dropped_blocks=source_stats.dropped if source_stats else 0,
+            advance=advance,
+        )
+
+    def _summary(self) -> RunSummary:
+        figures = self._snapshot(advance=False)
+        stretches = tuple(self.extraction.stretches)
+        return RunSummary(
+            lot_number=self.recorder.lot_number if self.recorder.started else None,
+            roll_key=self.recorder.roll_key,
+            metres_seen=figures.metres_seen,
+            metres_inspected=figures.metres_inspected,
+            metres_uninspected=figures.metres_uninspected,
+            stretches=stretches,
+            defects=tuple(self.extraction.defects),
+            defect_count=self.recorder.defects,
+            points=self.recorder.points,
+            source_dropped_blocks=figures.source_dropped_blocks,
+            dropped_rows=figures.dropped_rows + self.inference.discarded_rows,
+            lines=figures.lines,
+            tiles=figures.tiles,
+            mean_lines_per_s=figures.mean_lines_per_s,
+            mean_tiles_per_s=figures.mean_tiles_per_s,
+            max_band_lines=self.extraction.max_band_lines,
+            max_queue_depths={q.name: q.max_depth for q in figures.queues},
+            writer=self._writer_stats,
+            error=self.error,
+        )
+
+    def _close_resources(self) -> None:
+        if self._source is not None and self._source.is_running:
+            self._source.stop()
+        if self._store is not None and self._given_store is None:
+            self._writer_stats = self._store.close(timeout_s=30.0)
+        elif self._store is not None:
+            self._store.writer.flush(timeout_s=30.0)
+        self._store = None
+        if self._backend is not None and self._given_backend is None:
+            self._backend.close()
+        self._backend = None
+
+    def _set_state(self, state: PipelineState, message: str = "") -> None:
+        self.state = state
+        self.bus.publish(StatusChanged(state=state, message=message))
