@@ -116,8 +116,10 @@ def main() -> None:
     _train_epoch(run, raw, class_index, 1, progress=False)  # warm-up
     cached = min(_train_epoch(run, raw, class_index, 1, progress=False).seconds for _ in range(2))
     rerun = min(epoch_rerunning_backbone(run, tiles, class_index) for _ in range(2))
-    print("\n1. one training epoch (efficientnet_lite0, D=384, "
-          f"{config.positions_per_tile} positions/tile, batch {config.batch_size})")
+    print(
+        "\n1. one training epoch (efficientnet_lite0, D=384, "
+        f"{config.positions_per_tile} positions/tile, batch {config.batch_size})"
+    )
     print(f"{'variant':<34}{'s/epoch':>10}{'ratio':>8}")
     print(f"{'re-running the backbone':<34}{rerun:>10.2f}{1.0:>8.2f}")
     print(f"{'cached features (station train)':<34}{cached:>10.2f}{cached / rerun:>8.2f}")
@@ -130,8 +132,12 @@ def main() -> None:
             net, weights = backbone, "ImageNet"
         else:
             net, weights = random_backbone(name), "random (speed)"
-        spec = ModelSpec(backbone=name, classes=tiles.classes, pre_dim=BACKBONES[name].default_dim,
-                         dim=BACKBONES[name].default_dim)
+        spec = ModelSpec(
+            backbone=name,
+            classes=tiles.classes,
+            pre_dim=BACKBONES[name].default_dim,
+            dim=BACKBONES[name].default_dim,
+        )
         model = CrasModel(spec, net).eval()
         for batch in (1, 8):
             rate = inference_rate(model, tiles.tiles[: max(16, batch)], batch=batch, repeats=2)

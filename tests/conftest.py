@@ -115,8 +115,17 @@ def aitex_model_dir(aitex_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     out = tmp_path_factory.mktemp("aitex-model") / "model"
     status = main(
-        ["train", "--data", str(aitex_dir), "--layout", "aitex", "--epochs", str(AITEX_CI_EPOCHS),
-         "--out", str(out)]
+        [
+            "train",
+            "--data",
+            str(aitex_dir),
+            "--layout",
+            "aitex",
+            "--epochs",
+            str(AITEX_CI_EPOCHS),
+            "--out",
+            str(out),
+        ]
     )
     assert status == 0, "station train failed on the AITEX data"
     return out

@@ -9,7 +9,7 @@ What can be opened:
 * an ``.onnx`` file from ``station export``: ONNX Runtime;
 * an ``.engine`` file from ``station export``: TensorRT.
 
-The ``auto`` rule, fastest first (measured: docs/benchmarks-backends.md):
+The ``auto`` rule, fastest first (measured: docs/benchmarks.md, "Inference backends"):
 
 1. TensorRT, when TensorRT, pycuda and a GPU are here and an engine built for
    this GPU, this TensorRT and this model is available;

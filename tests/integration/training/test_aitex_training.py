@@ -37,8 +37,19 @@ def test_cli_trains_a_model_that_learns_and_clears_the_floors(
 
     out = tmp_path / "metrics.json"
     status = main(
-        ["evaluate", "--model", str(aitex_model_dir), "--data", str(aitex_dir), "--layout",
-         "aitex", "--split", "test", "--json", str(out)]
+        [
+            "evaluate",
+            "--model",
+            str(aitex_model_dir),
+            "--data",
+            str(aitex_dir),
+            "--layout",
+            "aitex",
+            "--split",
+            "test",
+            "--json",
+            str(out),
+        ]
     )
     assert status == 0
     metrics = json.loads(out.read_text())
