@@ -28,6 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from training.backbones import build_feature_backbone
+from training.calibration import false_alarm_rate_upper_bound
 from training.cras.model import CrasModel, ModelSpec
 from training.errors import IncompatibleModelError, ModelFileError
 
@@ -52,6 +53,17 @@ class Calibration(BaseModel):
     validation_metres: float
     validation_tiles: int
     merge_gap_mm: float = 0.0
+
+    @property
+    def false_alarms_upper95_per_m(self) -> float:
+        """Highest rate still plausible (95 %) given what validation showed."""
+        alarms = round(self.achieved_false_alarms_per_m * self.validation_metres)
+        return false_alarm_rate_upper_bound(alarms, self.validation_metres)
+
+    @property
+    def supported_false_alarms_per_m(self) -> float:
+        """The false-alarm budget validation supports: max(target, 95 % upper bound)."""
+        return max(self.target_false_alarms_per_m, self.false_alarms_upper95_per_m)
 
 
 class ModelMetadata(BaseModel):

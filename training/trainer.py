@@ -464,7 +464,15 @@ def _write_report(
         "val_at_chosen_epoch": {k: v for k, v in (chosen or {}).items() if k.startswith("val_")},
         "history": run.history,
         "timings": dict(timings, elapsed_s=time.perf_counter() - started),
-        "calibration": calibration.model_dump() if calibration else None,
+        "calibration": (
+            dict(
+                calibration.model_dump(),
+                false_alarms_upper95_per_m=calibration.false_alarms_upper95_per_m,
+                supported_false_alarms_per_m=calibration.supported_false_alarms_per_m,
+            )
+            if calibration
+            else None
+        ),
     }
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report

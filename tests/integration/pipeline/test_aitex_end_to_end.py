@@ -12,16 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from tests.conftest import require
 from tests.integration.pipeline.aitex_measure import measure
 
-# LEAD: set these three from a measured run of the trained AITEX model
-# (`python -m tests.integration.pipeline.aitex_measure MODEL_DIR`) and record the
-# figures in docs/pipeline.md. The values below are placeholders, not measurements.
-MIN_HIT_RATE = 0.6
-# x calibration.target_false_alarms_per_m: 10 normal strips are a small sample.
-FALSE_ALARM_BUDGET_FACTOR = 2.0
+# Measured (docs/results.md): the CI model (4 epochs) hit 6 of 10 defect strips,
+# 3 of them localised (the others light up most of a strip of fabric 00 or 02).
+MIN_HIT_RATE = 0.5
+MIN_LOCALISED_HITS = 2
+# 10 defect-free strips are 0.5 m of fabric, so the count is small: the test fails
+# when seeing this many alarms at the budgeted rate would be less likely than this.
+MIN_FALSE_ALARM_P_VALUE = 0.01
 # The mm box of a defect on a mask may miss the mask's box by at most this (rounding).
 MAX_GEOMETRY_ERROR_MM = 0.5
 
@@ -57,11 +59,15 @@ def test_aitex_defects_are_found_where_the_masks_are_within_the_false_alarm_budg
     assert result.hit_rate >= MIN_HIT_RATE, (
         f"{result.hits} of {result.defect_strips} defect strips had a defect on their mask"
     )
+    assert result.localised_hits >= MIN_LOCALISED_HITS, result.centre_offsets_mm
     assert result.geometry_errors_mm and all(
         along <= MAX_GEOMETRY_ERROR_MM and across <= MAX_GEOMETRY_ERROR_MM
         for along, across in result.geometry_errors_mm
     ), result.geometry_errors_mm
-    assert result.false_alarms_per_m <= FALSE_ALARM_BUDGET_FACTOR * result.budget_per_m, (
+    expected = result.budget_per_m * result.normal_metres
+    p_value = float(stats.poisson.sf(result.false_alarms - 1, expected))
+    assert p_value >= MIN_FALSE_ALARM_P_VALUE, (
         f"{result.false_alarms} false alarms on {result.normal_metres:.3f} m of defect-free "
-        f"strips; calibrated target {result.budget_per_m:.2f}/m"
+        f"strips ({result.false_alarms_per_m:.1f}/m) is more than the calibrated budget of "
+        f"{result.budget_per_m:.2f}/m explains (p = {p_value:.4f})"
     )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import ndimage
+from scipy import ndimage, stats
 
-from training.calibration import calibrate_thresholds, count_alarms, fabric_metres
+from training.calibration import (
+    calibrate_thresholds,
+    count_alarms,
+    fabric_metres,
+    false_alarm_rate_upper_bound,
+)
 from training.errors import DataError
+from training.model_file import Calibration
 
 
 def _bumps(peaks: np.ndarray, *, side: int = 24, seed: int = 0) -> np.ndarray:
@@ -155,3 +161,33 @@ def test_fragments_within_the_merge_gap_are_one_region() -> None:
     assert (labels[~mask] == 0).all()  # labels stay on the defective pixels
     assert label_regions(mask, merge_gap_px=12)[0] == 1
     assert count_alarms(mask[None].astype(np.float32), 0.5, merge_gap_px=3) == 2
+
+
+def test_upper_bound_is_the_exact_poisson_bound() -> None:
+    # Zero alarms: the "rule of three" (-ln 0.05 = 2.996) per metre seen.
+    assert false_alarm_rate_upper_bound(0, 0.5) == pytest.approx(2.9957 / 0.5, rel=1e-4)
+    # k alarms: the rate at which seeing k or fewer has probability 5 %.
+    bound = false_alarm_rate_upper_bound(4, 2.0)
+    assert stats.poisson.cdf(4, bound * 2.0) == pytest.approx(0.05, abs=1e-6)
+    with pytest.raises(ValueError):
+        false_alarm_rate_upper_bound(0, 0.0)
+
+
+def test_supported_budget_is_the_target_only_when_validation_can_confirm_it() -> None:
+    def calibration(metres: float, achieved: float) -> Calibration:
+        return Calibration(
+            pixel_threshold=0.5,
+            tile_threshold=0.5,
+            target_false_alarms_per_m=1.0,
+            achieved_false_alarms_per_m=achieved,
+            tile_false_alarms_per_m=0.0,
+            mm_per_px=0.2,
+            validation_metres=metres,
+            validation_tiles=10,
+        )
+
+    short = calibration(0.4, 0.0)  # 0.4 m cannot confirm 1/m
+    assert short.supported_false_alarms_per_m == pytest.approx(2.9957 / 0.4, rel=1e-4)
+    long = calibration(100.0, 0.5)  # 50 alarms on 100 m: the bound is below the target
+    assert long.false_alarms_upper95_per_m < 1.0
+    assert long.supported_false_alarms_per_m == 1.0
