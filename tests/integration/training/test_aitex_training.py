@@ -18,10 +18,10 @@ import pytest
 from station.cli import main
 from training.learning import CHANCE_LOSS
 
-# Measured with this budget (4 epochs, seed 0) on 2026-11-22: see docs/results.md.
-# LEAD-FLOORS
-MIN_IMAGE_AUROC = 0.0
-MIN_PIXEL_AUROC = 0.0
+# Measured with this budget (4 epochs, seed 0) on 2026-11-22: tile I-AUROC 0.733,
+# P-AUROC 0.817 (docs/results.md). The floors leave room for CPU-level numeric noise.
+MIN_IMAGE_AUROC = 0.70
+MIN_PIXEL_AUROC = 0.78
 
 
 @pytest.mark.slow
