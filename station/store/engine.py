@@ -23,6 +23,10 @@ from station.store.errors import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL: a lock held elsewhere or a stalled server must become an error (the
+# writer then journals) rather than a wait that fills the writer's queue.
+POSTGRES_LOCK_TIMEOUT_MS = 10_000
+POSTGRES_STATEMENT_TIMEOUT_MS = 120_000
 
 
 def parse_url(url: str) -> URL:
@@ -76,6 +80,18 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _postgres_options(url: URL) -> str:
+    """Server options: our timeouts first, so that ones given in the URL win."""
+    ours = (
+        f"-c lock_timeout={POSTGRES_LOCK_TIMEOUT_MS} "
+        f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+    )
+    given = url.query.get("options")
+    if isinstance(given, tuple):
+        given = " ".join(given)
+    return f"{ours} {given}" if given else ours
+
+
 def create_store_engine(
     url: str, *, connect_timeout_s: float = 5.0, create: bool = False
 ) -> Engine:
@@ -119,6 +135,7 @@ def create_store_engine(
                 "keepalives_idle": 10,
                 "keepalives_interval": 5,
                 "keepalives_count": 3,
+                "options": _postgres_options(parsed),
             }
             # A name given in the URL (e.g. one per station) wins over the default.
             | ({} if "application_name" in parsed.query else {"application_name": "cras-station"}),

@@ -138,6 +138,34 @@ def test_full_queue_drops_oldest_defects_counts_them_and_keeps_roll_records(
         store.close()
 
 
+def test_a_lock_held_past_the_timeout_is_journaled_not_waited_out(
+    store_config: StoreConfig,
+) -> None:
+    """A database that waits instead of failing (a lock held elsewhere) must not fill the
+    queue: the writer's statement gives up after the lock/busy timeout (10 s) and the
+    defects go to the journal, then into the database once the lock is gone."""
+    store_config.queue_size = 128  # holds what arrives within the timeout, not all 14 s
+    store = DefectStore.open(store_config)
+    try:
+        roll = store.start_roll(
+            lot_number="L-1", station="st-1", fabric_type="denim", width_mm=1600
+        )
+        assert store.writer.flush(timeout_s=20)
+        records = [defect(roll.key, i) for i in range(100)]
+        with _database_write_blocked(store_config.url):
+            for record in records:
+                store.writer.submit_defect(record)
+                time.sleep(0.14)  # 100 defects over 14 s, longer than the timeout
+            journaled = store.writer.stats().journaled
+        assert store.writer.flush(timeout_s=60)
+        stats = store.writer.stats()
+        assert journaled > 0 and stats.dropped == 0 and stats.journal_pending == 0
+        stored = count_keys(store.repository.engine, "defects", [r.key for r in records])
+        assert stored == {r.key: 1 for r in records}
+    finally:
+        store.close()
+
+
 def test_full_image_store_logs_defects_without_images_and_an_event(
     store_config: StoreConfig,
 ) -> None:
