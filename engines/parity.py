@@ -16,7 +16,16 @@ mean |Δ anomaly map|        1e-4        5e-3        the same, per pixel
 tile decision agreement     >= 99.5 %   >= 99.0 %   anomalous/normal at the tile threshold
 pixel decision agreement    >= 99.9 %   >= 99.5 %   defective/not at the pixel threshold
 |Δ tile I-AUROC|            <= 0.002    <= 0.01     ranking of defective vs normal tiles
+                            or near-ties (below)
 ==========================  ==========  ==========  ===================================
+
+When scores agree to δ = max |Δ tile score|, only a (defective, normal) pair whose
+reference scores lie within 2δ of each other can change order, so |Δ I-AUROC|
+cannot exceed the fraction of such pairs. A well-trained model saturates its
+sigmoid: on AITEX a quarter of the test tiles score exactly 1.0 in fp32, and a
+rounding of 1e-5 then reorders many pairs. The I-AUROC check therefore allows
+the larger of its limit and that near-tie fraction (both are in the report); a
+larger difference means the scores themselves are inconsistent.
 
 fp32 exports are measured at about 1e-6 here (float rounding order only),
 except where local center matching meets a near-tie: two center rows almost
@@ -86,6 +95,19 @@ def tolerance_for(precision: str) -> ParityTolerance:
             hint=f"use one of {', '.join(TOLERANCES)}",
         )
     return TOLERANCES[precision]
+
+
+def near_tie_fraction(scores: np.ndarray, labels: np.ndarray, *, within: float) -> float:
+    """Fraction of (defective, normal) pairs whose scores differ by at most ``within``."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    positives, negatives = np.sort(scores[labels]), np.sort(scores[~labels])
+    if len(positives) == 0 or len(negatives) == 0:
+        return 0.0
+    close = np.searchsorted(negatives, positives + within, side="right") - np.searchsorted(
+        negatives, positives - within, side="left"
+    )
+    return float(close.sum()) / (len(positives) * len(negatives))
 
 
 def tile_auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -180,7 +202,9 @@ class ParityReport:
         if self.i_auroc["reference"] is not None:
             lines.append(
                 f"  tile I-AUROC PyTorch {self.i_auroc['reference']:.4f}, "
-                f"artefact {self.i_auroc['artefact']:.4f}"
+                f"artefact {self.i_auroc['artefact']:.4f} (allowed difference "
+                f"{self.i_auroc['allowed']:.4f}; near-tie pairs "
+                f"{self.i_auroc['near_tie_pairs']:.4f})"
             )
         lines.append("  PASS" if self.valid else "  FAIL: " + "; ".join(self.failures))
         return "\n".join(lines)
@@ -288,13 +312,20 @@ def compare_outputs(
     auroc_candidate = tile_auroc(candidate.tile_score, labels)
     if auroc_reference is not None and auroc_candidate is not None:
         difference = abs(auroc_reference - auroc_candidate)
+        ties = near_tie_fraction(reference.tile_score, labels, within=2.0 * tile_score.max_abs_diff)
+        allowed = max(tolerance.max_auroc_diff, ties)
         report.i_auroc = {
             "reference": auroc_reference,
             "artefact": auroc_candidate,
             "abs_diff": difference,
+            "near_tie_pairs": ties,
+            "allowed": allowed,
         }
-        if difference > tolerance.max_auroc_diff:
-            failures.append(f"|I-AUROC diff| {difference:.4f} > {tolerance.max_auroc_diff}")
+        if difference > allowed:
+            failures.append(
+                f"|I-AUROC diff| {difference:.4f} > {allowed:.4f} (limit "
+                f"{tolerance.max_auroc_diff}, near-tie pairs {ties:.4f})"
+            )
     return report
 
 

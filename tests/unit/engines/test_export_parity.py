@@ -8,7 +8,13 @@ from sklearn.metrics import roc_auc_score
 
 from engines.backends.base import BackendInfo, InferenceResult
 from engines.errors import ExportError
-from engines.parity import TOLERANCES, compare_outputs, tile_auroc, tolerance_for
+from engines.parity import (
+    TOLERANCES,
+    compare_outputs,
+    near_tie_fraction,
+    tile_auroc,
+    tolerance_for,
+)
 from engines.parity_tiles import (
     aitex_parity_tiles,
     collect_parity_tiles,
@@ -189,3 +195,33 @@ def test_aitex_tiles_are_labelled_from_the_masks(aitex_dir) -> None:
 def test_collect_prefers_real_tiles(aitex_dir) -> None:
     tiles = collect_parity_tiles(tile_px=64, in_channels=1, count=8, data_dir=aitex_dir)
     assert tiles.source.startswith("AITEX")
+
+
+def test_near_tie_fraction_bounds_what_rounding_can_do_to_the_auroc() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 400)
+    # A saturated model: a third of the tiles at exactly 1.0, the rest spread below.
+    scores = np.where(rng.random(400) < 0.33, 1.0, rng.random(400))
+    delta = 1e-5
+    moved = np.clip(scores + rng.uniform(-delta, delta, 400), 0.0, 1.0)
+    change = abs(tile_auroc(scores, labels) - tile_auroc(moved, labels))
+    bound = near_tie_fraction(scores, labels, within=2 * delta)
+    assert 0.0 < change <= bound
+    # Exact pair count on a small case: (0.5, 0.5) and (0.9, 0.9) are within 0.01, no other.
+    assert near_tie_fraction(
+        np.array([0.5, 0.9, 0.5, 0.9]), np.array([1, 1, 0, 0]), within=0.01
+    ) == pytest.approx(2 / 4)
+
+
+def test_saturated_scores_reordered_by_rounding_pass_with_the_near_tie_allowance() -> None:
+    rng = np.random.default_rng(4)
+    labels = np.arange(256) % 2
+    scores = np.where(rng.random(256) < 0.3, 1.0, rng.random(256) * 0.999).astype(np.float32)
+    reference = outputs(scores)
+    # Rounding lowers the defective tiles' saturated scores a little: ties become losses.
+    moved = np.where(labels == 1, scores - rng.uniform(1e-6, 8e-6, 256), scores)
+    moved = moved.astype(np.float32)
+    report = compare(reference, reference._replace(tile_score=moved), labels, precision="fp32")
+    assert report.i_auroc["abs_diff"] > 0.002  # more than the plain fp32 limit
+    assert report.i_auroc["near_tie_pairs"] >= report.i_auroc["abs_diff"]
+    assert report.valid, report.failures
