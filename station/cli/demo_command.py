@@ -20,6 +20,7 @@ from training.errors import ConfigError
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_CLASSES = ("grey_twill", "fine_twill", "dark_plain", "charcoal_plain")
 DEMO_ROLL_METRES = 0.5
+SYNTHETIC_NOISE_STD = 0.5
 
 
 def find_aitex() -> Path | None:
@@ -87,7 +88,15 @@ def run(args: argparse.Namespace) -> int:
             write_mvtec_dataset(data, classes=list(DEMO_CLASSES), seed=0)
         print(f"Demo on generated fabric ({', '.join(DEMO_CLASSES)})")
     config = TrainConfig(
-        data=data, layout=layout, epochs=epochs, eval_every=2, cache_dir=out / "cache"
+        data=data,
+        layout=layout,
+        epochs=epochs,
+        eval_every=2,
+        cache_dir=out / "cache",
+        # The generated set is small (136 training tiles, 5 steps an epoch): with the
+        # default sigma (0.25, chosen on AITEX) it does not leave chance before the
+        # learning check; 0.5 reached validation I-/P-AUROC 0.93 by epoch 4 on it.
+        **({} if aitex is not None else {"noise_std": SYNTHETIC_NOISE_STD}),
     )
     result = train(config, out / "model")
     model_dir = result.model_dir
