@@ -39,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.cuda_timing import cuda_median_ms_and_peak_mib  # noqa: E402
 from training.cras.center_matching import (  # noqa: E402
     center_match_chunked,
     center_match_reference,
@@ -99,22 +100,8 @@ def measure_cpu(impl: str, batch: int, rows: int, dim: int, repeats: int, thread
 def measure_cuda(
     function: Callable[[], object], *, repeats: int
 ) -> dict:  # pragma: no cover - needs a GPU
-    function()  # compile / warm up
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    function()
-    torch.cuda.synchronize()
-    peak_mib = (torch.cuda.max_memory_allocated() - before) / 2**20
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(repeats):
-        start.record()
-        function()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return {"time_ms": statistics.median(times), "peak_mib": peak_mib}
+    time_ms, peak_mib = cuda_median_ms_and_peak_mib(function, repeats=repeats)
+    return {"time_ms": time_ms, "peak_mib": peak_mib}
 
 
 def main(argv: list[str] | None = None) -> int:

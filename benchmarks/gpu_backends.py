@@ -42,6 +42,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.cuda_timing import cuda_median_ms_and_peak_mib  # noqa: E402
+
 RANDOM_NOTE = "random-init weights (throughput only)"
 
 
@@ -208,22 +210,7 @@ def step_time(function, *, repeats: int) -> tuple[float, float]:
             function()
             times.append(1e3 * (time.perf_counter() - start))
         return statistics.median(times), 0.0
-    function()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    function()
-    torch.cuda.synchronize()
-    peak = (torch.cuda.max_memory_allocated() - before) / 2**20
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(repeats):
-        start.record()
-        function()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times), peak
+    return cuda_median_ms_and_peak_mib(function, repeats=repeats)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.cuda_timing import cuda_median_ms_and_peak_mib  # noqa: E402
 from engines.kernels import KernelConfig, center_match, default_config  # noqa: E402
 from training.cras.center_matching import (  # noqa: E402
     center_match_chunked,
@@ -271,23 +272,7 @@ def time_call(
             function()
             times.append(1e3 * (time.perf_counter() - start))
         return statistics.median(times), float("nan")
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    before = torch.cuda.memory_allocated()
-    function()
-    torch.cuda.synchronize()
-    peak_mib = (torch.cuda.max_memory_allocated() - before) / 2**20
-    for _ in range(3):
-        function()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(repeats):
-        start.record()
-        function()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times), peak_mib
+    return cuda_median_ms_and_peak_mib(function, repeats=repeats, settle_calls=3)
 
 
 def section_timings(device: str, batch: int, small: bool) -> None:
