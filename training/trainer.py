@@ -75,6 +75,7 @@ def build_model(config: TrainConfig, classes: list[str]) -> tuple[CrasModel, str
         pre_dim=config.pre_dim or dim,
         dim=dim,
         variant=config.variant,
+        score_temperature=config.score_temperature,
     )
     backbone, digest = build_feature_backbone(config.backbone, weights_path=config.backbone_weights)
     return CrasModel(model_spec, backbone), digest

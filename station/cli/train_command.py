@@ -27,6 +27,7 @@ FIELD_OPTIONS = {
     "channels": "channels",
     "input_scale": "input_scale",
     "noise_std": "noise_std",
+    "score_temperature": "score_temperature",
     "variant": "variant",
     "batch_size": "batch_size",
     "positions_per_tile": "positions_per_tile",
@@ -95,6 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     advanced.add_argument(
         "--noise-std", type=float, help="DAFS sigma in per-dimension standard deviations"
+    )
+    advanced.add_argument(
+        "--score-temperature",
+        type=float,
+        help="patch score = sigmoid(logit / T) (default 8; 1 = the paper's plain sigmoid)",
     )
     advanced.add_argument(
         "--variant", choices=["cras", "raw"], help="'raw' = ablation A (no CRD, no DAFS)"

@@ -36,12 +36,19 @@ class ResidualDiscriminator(nn.Module):
         dim: D.
         residual: False drops the residual half of the input (the paper's
             ablation without CRD): the first layer is Linear(D, D) on ``f`` alone.
+        temperature: Scores are ``sigmoid(logit / temperature)``. Training uses the
+            logits (the loss is unchanged); at 1, fp32 rounds every logit above
+            about 16.6 to exactly 1.0, and tied scores rank as coin flips. A
+            temperature keeps the order of the logits visible in (0, 1).
     """
 
-    def __init__(self, dim: int, *, residual: bool = True) -> None:
+    def __init__(self, dim: int, *, residual: bool = True, temperature: float = 1.0) -> None:
         super().__init__()
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
         hidden = dim // 2
         self.residual = residual
+        self.temperature = float(temperature)
         self.body = nn.Sequential(
             xavier_normal_linear(nn.Linear(2 * dim if residual else dim, dim)),
             nn.BatchNorm1d(dim),
@@ -66,5 +73,8 @@ class ResidualDiscriminator(nn.Module):
         return self.body(inputs).squeeze(1)
 
     def forward(self, features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-        """Anomaly probability per position, [P]."""
-        return torch.sigmoid(self.logits(features, centers))
+        """Anomaly score per position in (0, 1), [P]: ``sigmoid(logit / temperature)``."""
+        logits = self.logits(features, centers)
+        if self.temperature != 1.0:
+            logits = logits / self.temperature
+        return torch.sigmoid(logits)

@@ -60,6 +60,9 @@ class ModelSpec:
         map_sigma_px: Gaussian sigma of the anomaly map.
         variant: ``"cras"``, or ``"raw"`` for the paper's ablation A (discriminator on
             raw adapted features, no center residual).
+        score_temperature: Patch scores are ``sigmoid(logit / T)`` (see
+            ``ResidualDiscriminator``). 1.0 is the paper's sigmoid and what model files
+            written before this field existed were calibrated with.
     """
 
     backbone: str
@@ -72,6 +75,7 @@ class ModelSpec:
     dim: int = 384
     map_sigma_px: float = 4.0
     variant: str = "cras"
+    score_temperature: float = 1.0
     mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
     std: tuple[float, float, float] = field(default=IMAGENET_STD)
 
@@ -152,7 +156,9 @@ class CrasModel(nn.Module):
         self.register_buffer("feature_std", torch.ones(dim))
         self.adaptor = FeatureAdaptor(dim)
         self.register_buffer("centers", torch.zeros(len(spec.classes), spec.positions, dim))
-        self.discriminator = ResidualDiscriminator(dim, residual=spec.variant == "cras")
+        self.discriminator = ResidualDiscriminator(
+            dim, residual=spec.variant == "cras", temperature=spec.score_temperature
+        )
         self.center_match = CenterMatch()
         self.map_head = AnomalyMapHead(spec.tile_px, sigma_px=spec.map_sigma_px)
 

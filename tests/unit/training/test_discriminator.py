@@ -85,3 +85,27 @@ def test_only_the_residual_variant_looks_at_the_centers() -> None:
         with_residual.logits(features, features),
         with_residual.body(torch.cat([features, torch.zeros_like(features)], dim=1)).squeeze(1),
     )
+
+
+def test_temperature_divides_the_logit_and_keeps_large_logits_below_one() -> None:
+    torch.manual_seed(4)
+    plain = ResidualDiscriminator(16).eval()
+    tempered = ResidualDiscriminator(16, temperature=8.0).eval()
+    tempered.load_state_dict(plain.state_dict())
+    generator = torch.Generator().manual_seed(4)
+    features = torch.randn(50, 16, generator=generator)
+    centers = torch.randn(50, 16, generator=generator)
+    logits = plain.logits(features, centers)
+    torch.testing.assert_close(tempered(features, centers), torch.sigmoid(logits / 8.0))
+    # fp32 sigmoid is exactly 1.0 from a logit of about 16.6; the largest test logit
+    # of the AITEX model was 45.9. Distinct logits there must stay distinct scores.
+    large = torch.tensor([20.0, 30.0, 45.9, 60.0])
+    assert bool((torch.sigmoid(large) == 1.0).all())
+    scaled = torch.sigmoid(large / tempered.temperature)
+    assert bool((scaled < 1.0).all()) and bool((scaled.diff() > 0).all())
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, float("nan")])
+def test_temperature_must_be_positive(temperature: float) -> None:
+    with pytest.raises(ValueError, match="temperature"):
+        ResidualDiscriminator(8, temperature=temperature)

@@ -168,3 +168,19 @@ def test_newer_or_foreign_format_is_incompatible(saved: Path, tmp_path: Path, ch
         read_metadata(folder)
     with pytest.raises(IncompatibleModelError):
         load_model(folder)
+
+
+def test_a_model_file_from_before_the_score_temperature_loads_with_the_plain_sigmoid(
+    saved: Path, tmp_path: Path, fitted_model: CrasModel
+) -> None:
+    # Files written before ``score_temperature`` existed were calibrated on sigmoid(logit).
+    folder = _copy(saved, tmp_path)
+    spec = json.loads((folder / METADATA_FILE).read_text())["spec"]
+    _edit_json(folder, spec=dict(spec, score_temperature=8.0))
+    model, _ = load_model(folder)
+    assert model.discriminator.temperature == 8.0
+    spec.pop("score_temperature")
+    _edit_json(folder, spec=spec)
+    assert read_metadata(folder).model_spec().score_temperature == 1.0
+    model, _ = load_model(folder)
+    assert model.discriminator.temperature == 1.0

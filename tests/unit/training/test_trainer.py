@@ -115,6 +115,7 @@ def test_saved_model_is_the_chosen_checkpoint(trained: TrainResult, mvtec_root: 
     assert metadata.training["chosen_epoch"] == trained.report["chosen_epoch"]
     assert model.spec.classes == tuple(sorted(MVTEC_CLASSES)) and model.spec.tile_px == 64
     config = tiny_train_config(mvtec_root)
+    assert model.discriminator.temperature == config.score_temperature == 8.0
     val_normal = load_tiles(mvtec_root, layout="mvtec", split="val", tile_px=64, progress=False)
     val_tiles = with_planted_defects(val_normal, seed=config.seed + 1)
     figures = validation_figures(
