@@ -21,11 +21,13 @@ pixel decision agreement    >= 99.9 %   >= 99.5 %   defective/not at the pixel t
 
 When scores agree to δ = max |Δ tile score|, only a (defective, normal) pair whose
 reference scores lie within 2δ of each other can change order, so |Δ I-AUROC|
-cannot exceed the fraction of such pairs. A well-trained model saturates its
-sigmoid: on AITEX a quarter of the test tiles score exactly 1.0 in fp32, and a
-rounding of 1e-5 then reorders many pairs. The I-AUROC check therefore allows
-the larger of its limit and that near-tie fraction (both are in the report); a
-larger difference means the scores themselves are inconsistent.
+cannot exceed the fraction of such pairs. A model scored with the plain sigmoid
+(score_temperature 1, the files written before that field) saturates: on AITEX
+a quarter of the test tiles scored exactly 1.0 in fp32, and a rounding of 1e-5
+then reorders many pairs; near-ties also occur without saturation. The I-AUROC
+check therefore allows the larger of its limit and that near-tie fraction (both
+are in the report); a larger difference means the scores themselves are
+inconsistent.
 
 fp32 exports are measured at about 1e-6 here (float rounding order only),
 except where local center matching meets a near-tie: two center rows almost
