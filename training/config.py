@@ -49,8 +49,8 @@ class TrainConfig(StrictModel):
     noise_std: float = Field(0.25, gt=0, description="sigma, in per-dimension standard deviations")
     noise_adjust: float = Field(0.3, ge=0, description="k of DAFS")
     # The trained discriminator is confident: at T = 1 a quarter of the AITEX test tiles
-    # score exactly 1.0 in fp32 (ties); the largest test logit there was 45.9
-    # (docs/results.md), 0.9967 at T = 8.
+    # score exactly 1.0 in fp32 (ties); the default model's largest test logit is 65.2
+    # (docs/results.md), 0.99971 at T = 8.
     score_temperature: float = Field(
         8.0, gt=0, description="patch score = sigmoid(logit / T); keeps scores below fp32's 1.0"
     )
