@@ -74,7 +74,4 @@ class ResidualDiscriminator(nn.Module):
 
     def forward(self, features: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
         """Anomaly score per position in (0, 1), [P]: ``sigmoid(logit / temperature)``."""
-        logits = self.logits(features, centers)
-        if self.temperature != 1.0:
-            logits = logits / self.temperature
-        return torch.sigmoid(logits)
+        return torch.sigmoid(self.logits(features, centers) / self.temperature)

@@ -171,7 +171,7 @@ def test_newer_or_foreign_format_is_incompatible(saved: Path, tmp_path: Path, ch
 
 
 def test_a_model_file_from_before_the_score_temperature_loads_with_the_plain_sigmoid(
-    saved: Path, tmp_path: Path, fitted_model: CrasModel
+    saved: Path, tmp_path: Path
 ) -> None:
     # Files written before ``score_temperature`` existed were calibrated on sigmoid(logit).
     folder = _copy(saved, tmp_path)
