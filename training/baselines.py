@@ -32,7 +32,7 @@ class NearestNeighbourBaseline:
         self.bank = bank.float().contiguous()
         self.bank_sq = (self.bank * self.bank).sum(dim=1)
         self.grid_px = grid_px
-        self.map_head = AnomalyMapHead(tile_px)
+        self.map_head = AnomalyMapHead(tile_px).to(self.bank.device)
 
     @classmethod
     def from_features(
@@ -54,12 +54,12 @@ class NearestNeighbourBaseline:
 
     @torch.no_grad()
     def score(self, standardised: torch.Tensor, *, progress: bool = True) -> ScoredTiles:
-        """Score standardised test features [T, N, D]."""
+        """Score standardised test features [T, N, D] (on the bank's device)."""
         scores, maps = [], []
         for tile in tqdm(standardised, desc="nearest neighbour", unit="tile", disable=not progress):
             query = tile.float()
             # |q - b|^2 = |q|^2 - 2 q.b + |b|^2, minimised over the bank in chunks.
-            best = torch.full((len(query),), float("inf"))
+            best = torch.full((len(query),), float("inf"), device=query.device)
             for start in range(0, len(self.bank), 65536):
                 block = self.bank[start : start + 65536]
                 distance = self.bank_sq[start : start + 65536] - 2.0 * query @ block.T
@@ -67,5 +67,5 @@ class NearestNeighbourBaseline:
             distance = (best + (query * query).sum(dim=1)).clamp_min(0).sqrt()
             grid = distance.reshape(1, self.grid_px, self.grid_px)
             scores.append(float(grid.max()))
-            maps.append(self.map_head(grid)[0].numpy())
+            maps.append(self.map_head(grid)[0].cpu().numpy())
         return ScoredTiles(tile_scores=np.asarray(scores, dtype=np.float32), maps=np.stack(maps))

@@ -1,9 +1,10 @@
 """Resumable training state in safetensors + JSON (no pickle, like model files).
 
 Saved after every epoch into ``OUT/checkpoint/``: the adaptor and
-discriminator, both optimisers, the best weights so far, the random
-generator and the history. ``station train --resume`` continues from there
-and ends with the same model as an uninterrupted run.
+discriminator, both optimisers, named weight snapshots (the best so far and
+the latest evaluated), the random generator and the history. ``station train
+--resume`` continues from there and ends with the same model as an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def flatten_optimizer(prefix: str, state: dict[str, Any]) -> tuple[dict[str, tor
     for param_id, values in state["state"].items():
         for key, value in values.items():
             if torch.is_tensor(value):
-                tensors[f"{prefix}.{param_id}.{key}"] = value.contiguous()
+                tensors[f"{prefix}.{param_id}.{key}"] = value.detach().cpu().contiguous()
             else:
                 scalars.setdefault(str(param_id), {})[key] = value
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
@@ -51,7 +52,7 @@ def save_checkpoint(
     *,
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
-    best: dict[str, torch.Tensor] | None,
+    snapshots: dict[str, dict[str, torch.Tensor]],
     generator: torch.Generator,
     info: dict[str, Any],
 ) -> None:
@@ -61,15 +62,16 @@ def save_checkpoint(
     optimizer_rest = {}
     for name, module in modules.items():
         for key, value in module.state_dict().items():
-            tensors[f"module.{name}.{key}"] = value.detach().contiguous()
+            tensors[f"module.{name}.{key}"] = value.detach().cpu().contiguous()
     for name, optimizer in optimizers.items():
         flat, rest = flatten_optimizer(f"optim.{name}", optimizer.state_dict())
         tensors.update(flat)
         optimizer_rest[name] = rest
-    for key, value in (best or {}).items():
-        tensors[f"best.{key}"] = value.contiguous()
+    for label, snapshot in snapshots.items():
+        for key, value in snapshot.items():
+            tensors[f"snapshot.{label}.{key}"] = value.detach().cpu().contiguous()
     save_file(tensors, str(folder / (STATE_FILE + ".tmp")))
-    payload = dict(info, optimizers=optimizer_rest, has_best=best is not None)
+    payload = dict(info, optimizers=optimizer_rest, snapshots=sorted(snapshots))
     (folder / (INFO_FILE + ".tmp")).write_text(json.dumps(payload), encoding="utf-8")
     os.replace(folder / (STATE_FILE + ".tmp"), folder / STATE_FILE)
     os.replace(folder / (INFO_FILE + ".tmp"), folder / INFO_FILE)
@@ -81,11 +83,11 @@ def load_checkpoint(
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
     generator: torch.Generator,
-) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
     """Restore modules, optimisers and generator in place.
 
     Returns:
-        ``(info, best)`` as given to :func:`save_checkpoint`.
+        ``(info, snapshots)`` as given to :func:`save_checkpoint`.
 
     Raises:
         ModelFileError: no checkpoint, or a damaged one.
@@ -113,9 +115,12 @@ def load_checkpoint(
         optimizer.load_state_dict(
             unflatten_optimizer(f"optim.{name}", tensors, info["optimizers"][name])
         )
-    best = (
-        {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-        if info["has_best"]
-        else None
-    )
-    return info, best
+    snapshots = {
+        label: {
+            k[len(f"snapshot.{label}.") :]: v
+            for k, v in tensors.items()
+            if k.startswith(f"snapshot.{label}.")
+        }
+        for label in info.get("snapshots", [])
+    }
+    return info, snapshots

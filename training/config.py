@@ -69,6 +69,7 @@ class TrainConfig(StrictModel):
     )
 
     threads: int | None = Field(None, ge=1)
+    device: str = Field("cpu", description="cpu, cuda or cuda:N (checked when training starts)")
     cache_dir: Path | None = None
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from training.cras.model import CrasModel
 from training.data.items import TileSet
+from training.devices import model_device
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,17 @@ def extract_features(
     desc: str = "backbone features",
     progress: bool = True,
 ) -> torch.Tensor:
-    """Raw embedded features of every tile, fp16 [T, N, D]."""
+    """Raw embedded features of every tile, fp16 [T, N, D], on the CPU.
+
+    The backbone runs wherever the model is; the features come back to the CPU
+    (they are cached on disk and may not fit a GPU for large data sets).
+    """
+    device = model_device(model)
     out = torch.empty(len(tiles), model.spec.positions, model.spec.dim, dtype=torch.float16)
     with tqdm(total=len(tiles), desc=desc, unit="tile", disable=not progress) as bar:
         for start in range(0, len(tiles), batch_size):
-            batch = torch.from_numpy(tiles.tiles[start : start + batch_size])
-            out[start : start + len(batch)] = model.embed_raw(batch).half()
+            batch = torch.from_numpy(tiles.tiles[start : start + batch_size]).to(device)
+            out[start : start + len(batch)] = model.embed_raw(batch).half().cpu()
             bar.update(len(batch))
     return out
 

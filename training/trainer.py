@@ -8,7 +8,8 @@ One call, :func:`train`, goes from a data folder to a calibrated model folder:
 4. epochs of adaptor + discriminator training on sampled positions, with
    DAFS anomalies and the CRD loss; a learning check stops a run at chance;
 5. every few epochs, score the validation set with held-out synthetic
-   defects; keep the best checkpoint (no test labels are ever used);
+   defects; keep the epoch whose score, averaged with the evaluations next to
+   it, is best (``training/selection.py``; no test labels are ever used);
 6. calibrate thresholds on validation normals; write the model and a JSON report.
 """
 
@@ -40,16 +41,20 @@ from training.cras.model import CrasModel, ModelSpec
 from training.cras.synthesis import synthesize_anomalies
 from training.data.datasets import load_tiles
 from training.data.items import TileSet
+from training.devices import model_device, resolve_device
 from training.errors import ConfigError, DataError
 from training.features import cached_features
 from training.learning import EpochStats, check_learning, has_learned
 from training.model_file import Calibration, ModelMetadata, save_model
+from training.selection import CheckpointChoice
 from training.validation import score_cached, validation_figures, with_planted_defects
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 REPORT_FILE = "training_report.json"
+# Settings a resumed run may change: they do not alter what has been trained so far.
+RESUMABLE_CHANGES = ("epochs", "threads", "device", "cache_dir")
 
 
 @dataclass
@@ -103,7 +108,7 @@ def fit_statistics(model: CrasModel, raw: torch.Tensor, class_index: torch.Tenso
     model.feature_mean.copy_(mean.float())
     model.feature_std.copy_(std.float().clamp_min(1e-3 * float(std.median())))
     per_class = torch.bincount(class_index, minlength=len(model.spec.classes)).double()
-    class_means = (class_sums / per_class[:, None, None]).float()
+    class_means = (class_sums / per_class[:, None, None]).float().to(model_device(model))
     model.centers.copy_(model.adaptor(model.standardise(class_means)))
 
 
@@ -130,9 +135,7 @@ class _Run:
             weight_decay=config.discriminator_weight_decay,
         )
         self.history: list[dict] = []
-        self.best: dict[str, torch.Tensor] | None = None
-        self.best_epoch = 0
-        self.best_score = -math.inf
+        self.choice = CheckpointChoice()
         self.start_epoch = 1
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -160,25 +163,31 @@ class _Run:
             folder,
             modules=self.modules(),
             optimizers=self.optimizers(),
-            best=self.best,
+            snapshots={
+                label: snapshot
+                for label, snapshot in (
+                    ("best", self.choice.best),
+                    ("pending", self.choice.pending),
+                )
+                if snapshot is not None
+            },
             generator=self.generator,
             info={
                 "epoch": epoch,
                 "history": self.history,
-                "best_epoch": self.best_epoch,
-                "best_score": self.best_score,
+                "choice": self.choice.state(),
                 "config": self.config.model_dump(mode="json"),
             },
         )
 
     def resume(self, folder: Path) -> None:
-        info, best = load_checkpoint(
+        info, snapshots = load_checkpoint(
             folder, modules=self.modules(), optimizers=self.optimizers(), generator=self.generator
         )
         saved = dict(info["config"])
         current = self.config.model_dump(mode="json")
         differing = [
-            k for k in current if k not in ("epochs", "threads") and saved.get(k) != current[k]
+            k for k in current if k not in RESUMABLE_CHANGES and saved.get(k) != current[k]
         ]
         if differing:
             raise ConfigError(
@@ -186,8 +195,16 @@ class _Run:
                 f"({', '.join(differing)})",
                 hint="resume with the same options, or train into a new --out folder",
             )
+        if "choice" not in info:
+            raise ConfigError(
+                f"the checkpoint in {folder} was written by an older version "
+                "(it chose epochs differently)",
+                hint="train into a new --out folder without --resume",
+            )
         self.history = info["history"]
-        self.best, self.best_epoch, self.best_score = best, info["best_epoch"], info["best_score"]
+        self.choice.load(
+            info["choice"], best=snapshots.get("best"), pending=snapshots.get("pending")
+        )
         self.start_epoch = info["epoch"] + 1
 
 
@@ -195,6 +212,7 @@ def _train_epoch(
     run: _Run, raw: torch.Tensor, class_index: torch.Tensor, epoch: int, *, progress: bool
 ) -> EpochStats:
     config, model = run.config, run.model
+    device = model_device(model)
     model.adaptor.train()
     model.discriminator.train()
     started = time.perf_counter()
@@ -216,6 +234,8 @@ def _train_epoch(
         chosen = torch.rand(len(batch), positions, generator=run.generator).argsort(dim=1)[
             :, :sample
         ]
+        # Indices are drawn on the CPU (device-independent seeds), then moved.
+        batch, chosen = batch.to(device), chosen.to(device)
         raw_batch = torch.gather(raw[batch], 1, chosen[..., None].expand(-1, -1, dim))
         adapted = model.adaptor(model.standardise(raw_batch))
         with torch.no_grad():
@@ -240,8 +260,8 @@ def _train_epoch(
         )
         count = len(normal)
         loss = F.binary_cross_entropy_with_logits(
-            logits[:count], torch.zeros(count)
-        ) + F.binary_cross_entropy_with_logits(logits[count:], torch.ones(count))
+            logits[:count], torch.zeros(count, device=device)
+        ) + F.binary_cross_entropy_with_logits(logits[count:], torch.ones(count, device=device))
         run.adaptor_optimizer.zero_grad(set_to_none=True)
         run.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -284,6 +304,7 @@ def train(
         TrainingDidNotLearnError: the run stayed at chance (no model is written).
         DataError, ConfigError, WeightsNotFoundError: bad input.
     """
+    device = resolve_device(config.device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
@@ -312,6 +333,7 @@ def train(
         )
     classes = list(train_tiles.classes)
     model, weights_sha = build_model(config, classes)
+    model.to(device)
     timings["read_data_s"] = time.perf_counter() - started
 
     cache_dir = config.cache_dir or out_dir / "cache"
@@ -335,6 +357,8 @@ def train(
     timings["features_s"] = time.perf_counter() - mark
     class_index = torch.from_numpy(train_tiles.class_index)
     fit_statistics(model, raw_train, class_index)
+    # The training features go to the GPU once (0.8 MB per tile); on the CPU this is a no-op.
+    raw_train, class_index = raw_train.to(device), class_index.to(device)
 
     run = _Run(config, model)
     checkpoint_dir = out_dir / CHECKPOINT_DIR
@@ -348,12 +372,7 @@ def train(
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             figures = validation_figures(model, raw_val, val_tiles)
             record.update(figures)
-            if figures["val_score"] > run.best_score:
-                run.best, run.best_epoch, run.best_score = (
-                    run.snapshot(),
-                    epoch,
-                    figures["val_score"],
-                )
+            run.choice.add(epoch, figures["val_score"], run.snapshot())
         run.history.append(record)
         log.info(
             "epoch %d/%d  loss %.3f  p_true %.2f  p_fake %.2f  %.1fs%s",
@@ -385,10 +404,12 @@ def train(
         run.save(checkpoint_dir, epoch)
     timings["training_s"] = time.perf_counter() - mark
 
-    if run.best is not None:
-        run.restore(run.best)
+    run.choice.finish()
+    if run.choice.best is not None:
+        run.restore(run.choice.best)
     mark = time.perf_counter()
     calibration = _calibrate(model, raw_val[: len(val_normal)], val_normal, config)
+    model.cpu()
     timings["calibration_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - started
     report = _write_report(
@@ -450,7 +471,7 @@ def _calibrate(
 def _write_report(
     out_dir, config, run, timings, classes, *, failed, calibration, started, train_tiles, val_tiles
 ) -> dict:
-    chosen = next((h for h in run.history if h["epoch"] == run.best_epoch), None)
+    chosen = next((h for h in run.history if h["epoch"] == run.choice.best_epoch), None)
     report = {
         "status": "did_not_learn" if failed else "ok",
         "config": config.model_dump(mode="json"),
@@ -461,7 +482,12 @@ def _write_report(
             "synthetic_defects": int(val_tiles.labels.sum()),
         },
         "epochs_run": len(run.history),
-        "chosen_epoch": run.best_epoch,
+        "chosen_epoch": run.choice.best_epoch,
+        # The choice's criterion: the validation score averaged with the evaluations
+        # just before and after the chosen one (training/selection.py).
+        "chosen_neighbourhood_val_score": (
+            run.choice.best_score if math.isfinite(run.choice.best_score) else None
+        ),
         "val_at_chosen_epoch": {k: v for k, v in (chosen or {}).items() if k.startswith("val_")},
         "history": run.history,
         "timings": dict(timings, elapsed_s=time.perf_counter() - started),

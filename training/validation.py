@@ -17,6 +17,7 @@ import torch
 from training.cras.model import CrasModel
 from training.data.fabric import plant_defects
 from training.data.items import TileSet
+from training.devices import model_device
 from training.metrics import auroc
 
 
@@ -70,19 +71,22 @@ def score_cached(
     """Run the trainable part of the model on cached raw features (eval mode).
 
     Args:
-        raw_features: fp16 [T, N, D] from :func:`training.features.extract_features`.
+        raw_features: fp16 [T, N, D] from :func:`training.features.extract_features`,
+            on any device (each batch is moved to the model's).
 
     Returns:
         ``(tile_scores float32 [T], anomaly_maps float32 [T, S, S], matched_class int64 [T])``.
     """
     was_training = model.training
     model.eval()
+    device = model_device(model)
     scores, maps, matched = [], [], []
     for start in range(0, len(raw_features), batch_size):
-        out = model.score_embedded(model.standardise(raw_features[start : start + batch_size]))
-        scores.append(out.tile_score.numpy())
-        maps.append(out.anomaly_map.numpy())
-        matched.append(out.matched_class.numpy())
+        batch = raw_features[start : start + batch_size].to(device)
+        out = model.score_embedded(model.standardise(batch))
+        scores.append(out.tile_score.cpu().numpy())
+        maps.append(out.anomaly_map.cpu().numpy())
+        matched.append(out.matched_class.cpu().numpy())
     model.train(was_training)
     return np.concatenate(scores), np.concatenate(maps), np.concatenate(matched)
 

@@ -49,12 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fraction of training patches in its memory bank (default 0.05)",
     )
     parser.add_argument("--cache-dir", type=Path, help="feature cache folder (default MODEL/cache)")
+    parser.add_argument(
+        "--device", default="cpu", help="where to score: cpu (default), cuda or cuda:N"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from training.calibration import merge_gap_px
     from training.data.datasets import load_tiles
+    from training.devices import resolve_device
     from training.evaluate import (
         false_alarms_per_metre,
         format_table,
@@ -68,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from training.trainer import _image_heights
 
     started = time.perf_counter()
+    device = resolve_device(args.device)
     model, metadata = load_model(args.model)
+    model.to(device)
     classes = args.classes or list(model.spec.classes)
     unknown = [c for c in classes if c not in model.spec.classes]
     if unknown:
@@ -116,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     comparisons = {}
     for other_dir in args.compare:
         other, other_meta = load_model(other_dir)
+        other.to(device)
         same_features = (
             other.spec.backbone,
             other.spec.tile_px,
@@ -152,13 +159,15 @@ def run(args: argparse.Namespace) -> int:
             model, train_tiles, weights_sha256=sha, cache_dir=cache_dir, desc="train features"
         )
         baseline = NearestNeighbourBaseline.from_features(
-            model.standardise(train_raw),
+            model.standardise(train_raw.to(device)),
             tile_px=spec.tile_px,
             grid_px=spec.grid_px,
             bank_fraction=args.nn_bank_fraction,
         )
         name = f"nearest-neighbour ({args.nn_bank_fraction:.0%} bank)"
-        comparisons[name] = metrics_by_class(tiles, baseline.score(model.standardise(raw)))
+        comparisons[name] = metrics_by_class(
+            tiles, baseline.score(model.standardise(raw.to(device)))
+        )
         comparisons[name]["bank_vectors"] = len(baseline.bank)
         rows[name] = comparisons[name]["mean"]
     defective = int(tiles.labels.sum())

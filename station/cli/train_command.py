@@ -33,6 +33,7 @@ FIELD_OPTIONS = {
     "positions_per_tile": "positions_per_tile",
     "seed": "seed",
     "threads": "threads",
+    "device": "device",
     "mm_per_px": "mm_per_px",
     "target_false_alarms_per_m": "target_false_alarms_per_m",
     "cache_dir": "cache_dir",
@@ -52,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train one CRAS model for several fabric classes, choose the checkpoint on the "
             "validation split (with held-out synthetic defects), calibrate its threshold to a "
             "false-alarm rate per metre, and write MODEL_DIR (model.json, model.safetensors, "
-            "training_report.json). Runs on the CPU; backbone features are computed once and "
-            "cached. Defaults are printed before training starts."
+            "training_report.json). Runs on the CPU (or a CUDA GPU with --device cuda); backbone "
+            "features are computed once and cached. Defaults are printed before training starts."
         ),
     )
     parser.add_argument("--data", type=Path, help="data folder (AITEX, MVTec/ITDD or plain folder)")
@@ -111,6 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     advanced.add_argument("--seed", type=int, help="random seed (default 0)")
     advanced.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    advanced.add_argument(
+        "--device", help="where to train: cpu (default), cuda or cuda:N (needs a CUDA PyTorch)"
+    )
     advanced.add_argument(
         "--mm-per-px", type=float, help="fabric size of one pixel, for false alarms per metre"
     )

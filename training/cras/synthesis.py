@@ -42,9 +42,18 @@ def synthesize_anomalies(
         ``(anomalies [P, D], lam [P])``; neither carries gradient from the noise path
         except through ``features``.
     """
-    noise = torch.randn(
-        features.shape, generator=generator, device=features.device, dtype=features.dtype
-    ).mul_(noise_std)
+    # Drawn on the generator's device (the CPU in training), so a seed gives the
+    # same noise whichever device the features are on.
+    noise = (
+        torch.randn(
+            features.shape,
+            generator=generator,
+            device=generator.device if generator is not None else features.device,
+            dtype=features.dtype,
+        )
+        .to(features.device)
+        .mul_(noise_std)
+    )
     if not distance_guided:
         return features + noise, torch.ones(features.shape[0], device=features.device)
     with torch.no_grad():

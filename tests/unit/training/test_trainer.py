@@ -8,7 +8,6 @@ import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -78,7 +77,13 @@ def test_report_fields_and_files(trained: TrainResult) -> None:
             (record["val_image_auroc"] + record["val_pixel_auroc"]) / 2
         )
     scores = [h["val_score"] for h in history]
-    assert report["chosen_epoch"] == 1 + int(np.argmax(scores))  # first best on ties
+    # Each evaluation is judged with its neighbours, then by its own score; the first
+    # best wins exact ties.
+    windows = [scores[max(0, i - 1) : i + 2] for i in range(len(scores))]
+    neighbourhood = [sum(w) / len(w) for w in windows]
+    best = max(range(len(scores)), key=lambda i: (neighbourhood[i], scores[i]))
+    assert report["chosen_epoch"] == 1 + best
+    assert report["chosen_neighbourhood_val_score"] == pytest.approx(neighbourhood[best])
     chosen = history[report["chosen_epoch"] - 1]
     assert report["val_at_chosen_epoch"] == {k: v for k, v in chosen.items() if k.startswith("val")}
     assert {
