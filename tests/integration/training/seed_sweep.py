@@ -1,0 +1,227 @@
+"""CRAS against variant A over many seeds, with test figures at every validation epoch.
+
+A measurement tool, not a test (docs/results.md, "CRAS against variant A over ten
+seeds"): ``python -m tests.integration.training.seed_sweep --data DIR --seeds 0-9
+--device cuda --json sweep.json`` trains both variants per seed with the real
+:func:`training.trainer.train` (defaults, the checkpoint chosen on validation as
+always) and prints the paired table for three ways of choosing the checkpoint:
+the product's (validation score averaged with neighbouring evaluations), the plain
+validation maximum, and the last epoch. Test figures at every validation epoch
+are recorded beside the run to make that comparison possible; the trainer never
+sees them (they are computed in a wrapper around its validation call).
+
+Tile I-AUROC and fabric-pixel P-AUROC are computed in torch on the scoring device
+(about 87 million test pixels per evaluation, 8 evaluations per run), and checked
+against the product's metrics (``training.evaluate.metrics_by_class``) on the
+first run; the sweep stops if they disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import training.trainer as trainer_module
+from training.config import TrainConfig
+from training.data.datasets import load_tiles
+from training.data.items import TileSet
+from training.devices import resolve_device
+from training.evaluate import metrics_by_class, score_model
+from training.features import cached_features
+from training.model_file import load_model
+
+RULES = ("neighbourhood", "maximum", "last")
+
+
+def torch_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mann-Whitney AUROC with average ranks for ties (equals the trapezoidal ROC area)."""
+    order = torch.argsort(scores)
+    ordered, positive = scores[order], labels[order]
+    _, inverse, counts = torch.unique_consecutive(ordered, return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    ranks = ((ends - counts + 1 + ends) / 2)[inverse]
+    n_pos = positive.sum().double()
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+class TestFigures:
+    """Mean-over-classes tile I-AUROC and pixel P-AUROC of a model on cached test features."""
+
+    def __init__(self, tiles: TileSet, raw: torch.Tensor, device: torch.device) -> None:
+        self.classes = tiles.classes
+        self.raw = raw.to(device)
+        self.labels = torch.from_numpy(tiles.labels.astype(bool)).to(device)
+        self.masks = torch.from_numpy(tiles.masks).to(device)
+        self.fabric = torch.from_numpy(tiles.fabric).to(device)
+        self.class_index = torch.from_numpy(tiles.class_index).to(device)
+
+    @torch.no_grad()
+    def __call__(self, model) -> dict:
+        was_training = model.training
+        model.eval()
+        scores, maps = [], []
+        for start in range(0, len(self.raw), 64):
+            out = model.score_embedded(model.standardise(self.raw[start : start + 64]))
+            scores.append(out.tile_score)
+            maps.append(out.anomaly_map)
+        model.train(was_training)
+        scores, maps = torch.cat(scores), torch.cat(maps)
+        per_class = {}
+        for index, name in enumerate(self.classes):
+            keep = self.class_index == index
+            fabric = self.fabric[keep]
+            per_class[name] = {
+                "image_auroc": torch_auroc(scores[keep], self.labels[keep]),
+                "pixel_auroc": torch_auroc(maps[keep][fabric], self.masks[keep][fabric]),
+            }
+        return {
+            "test_image_auroc": float(np.mean([c["image_auroc"] for c in per_class.values()])),
+            "test_pixel_auroc": float(np.mean([c["pixel_auroc"] for c in per_class.values()])),
+            "test_per_class": per_class,
+        }
+
+
+def chosen_index(rule: str, history: list[dict], chosen_epoch: int) -> int:
+    """Index among the validation epochs that a checkpoint rule keeps."""
+    evaluated = [h for h in history if "val_score" in h]
+    if rule == "neighbourhood":  # what the trainer did
+        return [h["epoch"] for h in evaluated].index(chosen_epoch)
+    if rule == "maximum":  # first of the best
+        scores = [h["val_score"] for h in evaluated]
+        return scores.index(max(scores))
+    return len(evaluated) - 1
+
+
+def paired_table(runs: list[dict]) -> str:
+    """CRAS minus variant A per rule and metric, over the seeds run for both."""
+    by_key = {(r["seed"], r["variant"]): r for r in runs}
+    seeds = sorted(s for s, v in by_key if v == "cras" and (s, "raw") in by_key)
+    lines = [
+        f"{len(seeds)} seeds paired: {seeds}",
+        "| checkpoint rule | metric | CRAS mean ± sd | A mean ± sd | CRAS - A mean (sd) "
+        "| paired t | CRAS ahead |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        for metric in ("test_image_auroc", "test_pixel_auroc"):
+            values = {}
+            for variant in ("cras", "raw"):
+                values[variant] = []
+                for seed in seeds:
+                    run = by_key[(seed, variant)]
+                    index = chosen_index(rule, run["history"], run["chosen_epoch"])
+                    values[variant].append(100 * run["trace"][index][metric])
+            diff = [c - a for c, a in zip(values["cras"], values["raw"], strict=True)]
+            spread = statistics.stdev(diff) if len(diff) > 1 else float("nan")
+            t = statistics.mean(diff) / (spread / math.sqrt(len(diff))) if spread else math.nan
+            lines.append(
+                f"| {rule} | {metric[5:]} "
+                f"| {statistics.mean(values['cras']):.1f} ± {statistics.stdev(values['cras']):.1f} "
+                f"| {statistics.mean(values['raw']):.1f} ± {statistics.stdev(values['raw']):.1f} "
+                f"| {statistics.mean(diff):+.2f} ({spread:.2f}) | {t:.2f} "
+                f"| {sum(d > 0 for d in diff)} of {len(diff)} |"
+            )
+    return "\n".join(lines)
+
+
+def parse_seeds(text: str) -> list[int]:
+    if "-" in text:
+        first, last = text.split("-")
+        return list(range(int(first), int(last) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="AITEX folder")
+    parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="e.g. 0-9")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--work", type=Path, default=Path("runs/seed_sweep"))
+    parser.add_argument("--json", type=Path, required=True, help="runs are appended here")
+    parser.add_argument("--table-only", action="store_true", help="print the table of --json")
+    args = parser.parse_args(argv)
+    runs = json.loads(args.json.read_text()) if args.json.is_file() else []
+    if args.table_only:
+        print(paired_table(runs))
+        return 0
+
+    device = resolve_device(args.device)
+    cache = args.work / "cache"
+    test = load_tiles(args.data, layout="aitex", split="test", progress=False)
+    probe = TrainConfig(data=args.data, device=args.device)
+    model, weights_sha = trainer_module.build_model(probe, list(test.classes))
+    raw_test = cached_features(
+        model.to(device), test, weights_sha256=weights_sha, cache_dir=cache, desc="test"
+    )
+    figures = TestFigures(test, raw_test, device)
+
+    trace: list[dict] = []
+    validation_figures = trainer_module.validation_figures
+
+    def validation_and_test(model, raw_val, val_tiles):
+        result = validation_figures(model, raw_val, val_tiles)
+        trace.append(dict(result, **figures(model)))
+        return result
+
+    trainer_module.validation_figures = validation_and_test
+    done = {(r["seed"], r["variant"]) for r in runs}
+    for seed in args.seeds:
+        for variant in ("cras", "raw"):
+            if (seed, variant) in done:
+                continue
+            started = time.perf_counter()
+            trace.clear()
+            config = TrainConfig(
+                data=args.data,
+                variant=variant,
+                seed=seed,
+                epochs=args.epochs,
+                device=args.device,
+                cache_dir=cache,
+            )
+            result = trainer_module.train(config, args.work / f"{variant}_s{seed}", progress=False)
+            if not runs:  # the torch metric must agree with the product's
+                saved, _ = load_model(result.model_dir)
+                product = metrics_by_class(
+                    test, score_model(saved.to(device), test, raw_features=raw_test)[0]
+                )["mean"]
+                own = figures(saved)
+                for key in ("image_auroc", "pixel_auroc"):
+                    if abs(product[key] - own[f"test_{key}"]) > 1e-6:
+                        print(f"metric check failed: {key} {product[key]} vs {own}")
+                        return 1
+            report = result.report
+            runs.append(
+                {
+                    "seed": seed,
+                    "variant": variant,
+                    "chosen_epoch": report["chosen_epoch"],
+                    "history": report["history"],
+                    "trace": list(trace),
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+            args.json.write_text(json.dumps(runs))
+            at = trace[chosen_index("neighbourhood", report["history"], report["chosen_epoch"])]
+            print(
+                f"seed {seed} {variant}: epoch {report['chosen_epoch']}, test I-AUROC "
+                f"{at['test_image_auroc']:.4f} P-AUROC {at['test_pixel_auroc']:.4f} "
+                f"({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+    print(paired_table(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
