@@ -1,8 +1,8 @@
 """Resumable training state in safetensors + JSON (no pickle, like model files).
 
 Saved after every epoch into ``OUT/checkpoint/``: the adaptor and
-discriminator, both optimisers, named weight snapshots (the best so far and
-the latest evaluated), the random generator and the history. ``station train
+discriminator, both optimisers, named weight snapshots (the one kept so far),
+the random generator and the history. ``station train
 --resume`` continues from there and ends with the same model as an
 uninterrupted run.
 """

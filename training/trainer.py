@@ -8,7 +8,7 @@ One call, :func:`train`, goes from a data folder to a calibrated model folder:
 4. epochs of adaptor + discriminator training on sampled positions, with
    DAFS anomalies and the CRD loss; a learning check stops a run at chance;
 5. every few epochs, score the validation set with held-out synthetic
-   defects; keep the epoch whose score, averaged with the evaluations next to
+   defects; keep the epoch whose score, averaged with the evaluation before
    it, is best (``training/selection.py``; no test labels are ever used);
 6. calibrate thresholds on validation normals; write the model and a JSON report.
 """
@@ -163,14 +163,7 @@ class _Run:
             folder,
             modules=self.modules(),
             optimizers=self.optimizers(),
-            snapshots={
-                label: snapshot
-                for label, snapshot in (
-                    ("best", self.choice.best),
-                    ("pending", self.choice.pending),
-                )
-                if snapshot is not None
-            },
+            snapshots={} if self.choice.best is None else {"best": self.choice.best},
             generator=self.generator,
             info={
                 "epoch": epoch,
@@ -202,9 +195,7 @@ class _Run:
                 hint="train into a new --out folder without --resume",
             )
         self.history = info["history"]
-        self.choice.load(
-            info["choice"], best=snapshots.get("best"), pending=snapshots.get("pending")
-        )
+        self.choice.load(info["choice"], best=snapshots.get("best"))
         self.start_epoch = info["epoch"] + 1
 
 
@@ -404,7 +395,6 @@ def train(
         run.save(checkpoint_dir, epoch)
     timings["training_s"] = time.perf_counter() - mark
 
-    run.choice.finish()
     if run.choice.best is not None:
         run.restore(run.choice.best)
     mark = time.perf_counter()
@@ -483,9 +473,9 @@ def _write_report(
         },
         "epochs_run": len(run.history),
         "chosen_epoch": run.choice.best_epoch,
-        # The choice's criterion: the validation score averaged with the evaluations
-        # just before and after the chosen one (training/selection.py).
-        "chosen_neighbourhood_val_score": (
+        # The choice's criterion: the validation score averaged with the evaluation
+        # just before the chosen one (training/selection.py).
+        "chosen_window_val_score": (
             run.choice.best_score if math.isfinite(run.choice.best_score) else None
         ),
         "val_at_chosen_epoch": {k: v for k, v in (chosen or {}).items() if k.startswith("val_")},

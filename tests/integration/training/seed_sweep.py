@@ -5,8 +5,10 @@ seeds"): ``python -m tests.integration.training.seed_sweep --data DIR --seeds 0-
 --device cuda --json sweep.json`` trains both variants per seed with the real
 :func:`training.trainer.train` (defaults, the checkpoint chosen on validation as
 always) and prints the paired table for three ways of choosing the checkpoint:
-the product's (validation score averaged with neighbouring evaluations), the plain
-validation maximum, and the last epoch. Test figures at every validation epoch
+the product's (validation score averaged with the evaluation before,
+``training.selection``), the plain validation maximum, and the last epoch. The rules
+only read the validation scores in the history, so saved runs can be re-scored under
+any of them (``--table-only``). Test figures at every validation epoch
 are recorded beside the run to make that comparison possible; the trainer never
 sees them (they are computed in a wrapper around its validation call).
 
@@ -37,8 +39,9 @@ from training.devices import resolve_device
 from training.evaluate import metrics_by_class, score_model
 from training.features import cached_features
 from training.model_file import load_model
+from training.selection import chosen_epoch
 
-RULES = ("neighbourhood", "maximum", "last")
+RULES = ("window", "maximum", "last")
 
 
 def torch_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -90,11 +93,11 @@ class TestFigures:
         }
 
 
-def chosen_index(rule: str, history: list[dict], chosen_epoch: int) -> int:
+def chosen_index(rule: str, history: list[dict]) -> int:
     """Index among the validation epochs that a checkpoint rule keeps."""
     evaluated = [h for h in history if "val_score" in h]
-    if rule == "neighbourhood":  # what the trainer did
-        return [h["epoch"] for h in evaluated].index(chosen_epoch)
+    if rule == "window":  # the trainer's rule
+        return [h["epoch"] for h in evaluated].index(chosen_epoch(history))
     if rule == "maximum":  # first of the best
         scores = [h["val_score"] for h in evaluated]
         return scores.index(max(scores))
@@ -118,7 +121,7 @@ def paired_table(runs: list[dict]) -> str:
                 values[variant] = []
                 for seed in seeds:
                     run = by_key[(seed, variant)]
-                    index = chosen_index(rule, run["history"], run["chosen_epoch"])
+                    index = chosen_index(rule, run["history"])
                     values[variant].append(100 * run["trace"][index][metric])
             diff = [c - a for c, a in zip(values["cras"], values["raw"], strict=True)]
             spread = statistics.stdev(diff) if len(diff) > 1 else float("nan")
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             args.json.write_text(json.dumps(runs))
-            at = trace[chosen_index("neighbourhood", report["history"], report["chosen_epoch"])]
+            at = trace[chosen_index("window", report["history"])]
             print(
                 f"seed {seed} {variant}: epoch {report['chosen_epoch']}, test I-AUROC "
                 f"{at['test_image_auroc']:.4f} P-AUROC {at['test_pixel_auroc']:.4f} "

@@ -39,7 +39,7 @@ def test_restored_state_continues_identically(tmp_path: Path) -> None:
         tmp_path,
         modules={"net": net},
         optimizers=optimizers,
-        snapshots={"best": best, "pending": pending},
+        snapshots={"best": best, "latest": pending},
         generator=generator,
         info={"epoch": 3, "history": [{"loss": 1.5}]},
     )
@@ -51,9 +51,9 @@ def test_restored_state_continues_identically(tmp_path: Path) -> None:
         tmp_path, modules={"net": fresh_net}, optimizers=fresh_optimizers, generator=fresh_generator
     )
     assert info["epoch"] == 3 and info["history"] == [{"loss": 1.5}]
-    assert set(snapshots) == {"best", "pending"} and set(snapshots["pending"]) == {"w", "b"}
+    assert set(snapshots) == {"best", "latest"} and set(snapshots["latest"]) == {"w", "b"}
     assert torch.equal(snapshots["best"]["w"], best["w"])
-    assert torch.equal(snapshots["pending"]["b"], pending["b"])
+    assert torch.equal(snapshots["latest"]["b"], pending["b"])
     for _ in range(2):
         _step(net, optimizers, generator)
         _step(fresh_net, fresh_optimizers, fresh_generator)
