@@ -2,9 +2,8 @@
 
 Saved after every epoch into ``OUT/checkpoint/``: the adaptor and
 discriminator, both optimisers, named weight snapshots (the one kept so far),
-the random generator and the history. ``station train
---resume`` continues from there and ends with the same model as an
-uninterrupted run.
+the random generator and the history. ``station train --resume`` continues
+from there and ends with the same model as an uninterrupted run.
 """
 
 from __future__ import annotations
