@@ -1,9 +1,9 @@
 """Resumable training state in safetensors + JSON (no pickle, like model files).
 
 Saved after every epoch into ``OUT/checkpoint/``: the adaptor and
-discriminator, both optimisers, named weight snapshots (the one kept so far),
-the random generator and the history. ``station train --resume`` continues
-from there and ends with the same model as an uninterrupted run.
+discriminator, both optimisers, the best weights so far, the random
+generator and the history. ``station train --resume`` continues from there
+and ends with the same model as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -51,11 +51,12 @@ def save_checkpoint(
     *,
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
-    snapshots: dict[str, dict[str, torch.Tensor]],
+    best: dict[str, torch.Tensor] | None,
     generator: torch.Generator,
     info: dict[str, Any],
 ) -> None:
-    """Write the state atomically (temporary names, then rename)."""
+    """Write the state atomically (temporary names, then rename); tensors go to the CPU
+    first, so a run trained on a GPU resumes anywhere."""
     folder.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {"rng": generator.get_state()}
     optimizer_rest = {}
@@ -66,11 +67,10 @@ def save_checkpoint(
         flat, rest = flatten_optimizer(f"optim.{name}", optimizer.state_dict())
         tensors.update(flat)
         optimizer_rest[name] = rest
-    for label, snapshot in snapshots.items():
-        for key, value in snapshot.items():
-            tensors[f"snapshot.{label}.{key}"] = value.detach().cpu().contiguous()
+    for key, value in (best or {}).items():
+        tensors[f"best.{key}"] = value.detach().cpu().contiguous()
     save_file(tensors, str(folder / (STATE_FILE + ".tmp")))
-    payload = dict(info, optimizers=optimizer_rest, snapshots=sorted(snapshots))
+    payload = dict(info, optimizers=optimizer_rest, has_best=best is not None)
     (folder / (INFO_FILE + ".tmp")).write_text(json.dumps(payload), encoding="utf-8")
     os.replace(folder / (STATE_FILE + ".tmp"), folder / STATE_FILE)
     os.replace(folder / (INFO_FILE + ".tmp"), folder / INFO_FILE)
@@ -82,11 +82,11 @@ def load_checkpoint(
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
     generator: torch.Generator,
-) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
     """Restore modules, optimisers and generator in place.
 
     Returns:
-        ``(info, snapshots)`` as given to :func:`save_checkpoint`.
+        ``(info, best)`` as given to :func:`save_checkpoint`.
 
     Raises:
         ModelFileError: no checkpoint, or a damaged one.
@@ -114,12 +114,9 @@ def load_checkpoint(
         optimizer.load_state_dict(
             unflatten_optimizer(f"optim.{name}", tensors, info["optimizers"][name])
         )
-    snapshots = {
-        label: {
-            k[len(f"snapshot.{label}.") :]: v
-            for k, v in tensors.items()
-            if k.startswith(f"snapshot.{label}.")
-        }
-        for label in info.get("snapshots", [])
-    }
-    return info, snapshots
+    best = (
+        {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        if info["has_best"]
+        else None
+    )
+    return info, best

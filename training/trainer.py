@@ -163,7 +163,7 @@ class _Run:
             folder,
             modules=self.modules(),
             optimizers=self.optimizers(),
-            snapshots={} if self.choice.best is None else {"best": self.choice.best},
+            best=self.choice.best,
             generator=self.generator,
             info={
                 "epoch": epoch,
@@ -174,7 +174,7 @@ class _Run:
         )
 
     def resume(self, folder: Path) -> None:
-        info, snapshots = load_checkpoint(
+        info, best = load_checkpoint(
             folder, modules=self.modules(), optimizers=self.optimizers(), generator=self.generator
         )
         saved = dict(info["config"])
@@ -195,7 +195,7 @@ class _Run:
                 hint="train into a new --out folder without --resume",
             )
         self.history = info["history"]
-        self.choice.load(info["choice"], best=snapshots.get("best"))
+        self.choice.load(info["choice"], best=best)
         self.start_epoch = info["epoch"] + 1
 
 

@@ -34,12 +34,12 @@ def test_restored_state_continues_identically(tmp_path: Path) -> None:
     net, optimizers, generator = _setup(0)
     for _ in range(3):
         _step(net, optimizers, generator)
-    best, pending = {"w": torch.randn(3, 2)}, {"w": torch.randn(3, 2), "b": torch.randn(2)}
+    best = {"w": torch.randn(3, 2)}
     save_checkpoint(
         tmp_path,
         modules={"net": net},
         optimizers=optimizers,
-        snapshots={"best": best, "latest": pending},
+        best=best,
         generator=generator,
         info={"epoch": 3, "history": [{"loss": 1.5}]},
     )
@@ -47,13 +47,11 @@ def test_restored_state_continues_identically(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
     fresh_net, fresh_optimizers, fresh_generator = _setup(99)
-    info, snapshots = load_checkpoint(
+    info, restored_best = load_checkpoint(
         tmp_path, modules={"net": fresh_net}, optimizers=fresh_optimizers, generator=fresh_generator
     )
     assert info["epoch"] == 3 and info["history"] == [{"loss": 1.5}]
-    assert set(snapshots) == {"best", "latest"} and set(snapshots["latest"]) == {"w", "b"}
-    assert torch.equal(snapshots["best"]["w"], best["w"])
-    assert torch.equal(snapshots["latest"]["b"], pending["b"])
+    assert torch.equal(restored_best["w"], best["w"])
     for _ in range(2):
         _step(net, optimizers, generator)
         _step(fresh_net, fresh_optimizers, fresh_generator)
@@ -66,7 +64,7 @@ def test_missing_or_damaged_checkpoint(tmp_path: Path) -> None:
     kwargs = dict(modules={"net": net}, optimizers=optimizers, generator=generator)
     with pytest.raises(ModelFileError, match="no checkpoint"):
         load_checkpoint(tmp_path, **kwargs)
-    save_checkpoint(tmp_path, snapshots={}, info={"epoch": 1}, **kwargs)
+    save_checkpoint(tmp_path, best=None, info={"epoch": 1}, **kwargs)
     (tmp_path / STATE_FILE).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header")
     with pytest.raises(ModelFileError, match="damaged"):
         load_checkpoint(tmp_path, **kwargs)
