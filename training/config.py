@@ -13,9 +13,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from training.cras.variants import Variant
 from training.typed_config import StrictModel
-
-Variant = Literal["cras", "raw"]
 
 
 class TrainConfig(StrictModel):
@@ -23,7 +22,8 @@ class TrainConfig(StrictModel):
 
     ``variant="raw"`` is the paper's ablation "A": the discriminator sees raw
     adapted features only (no CRD residual) and the noise has a fixed
-    variance (no DAFS).
+    variance (no DAFS); ``"no-crd"`` and ``"no-dafs"`` remove one of the two
+    (``training.cras.variants``).
     """
 
     data: Path

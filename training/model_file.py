@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from training.backbones import build_feature_backbone
 from training.calibration import false_alarm_rate_upper_bound
 from training.cras.model import CrasModel, ModelSpec
+from training.cras.variants import components
 from training.errors import IncompatibleModelError, ModelFileError
 
 FORMAT_NAME = "cras-station-model"
@@ -85,6 +86,12 @@ class ModelMetadata(BaseModel):
         values = dict(self.spec)
         for key in ("classes", "mean", "std"):
             values[key] = tuple(values[key])
+        try:
+            components(values.get("variant", "cras"))
+        except ValueError as error:  # written by a newer version of this code
+            raise IncompatibleModelError(
+                str(error), hint="update cras-station, or re-train the model with this version"
+            ) from None
         return ModelSpec(**values)
 
     @property

@@ -39,6 +39,7 @@ from training.config import TrainConfig
 from training.cras.center_matching import center_match_chunked
 from training.cras.model import CrasModel, ModelSpec
 from training.cras.synthesis import synthesize_anomalies
+from training.cras.variants import components
 from training.data.datasets import load_tiles
 from training.data.items import TileSet
 from training.devices import model_device, resolve_device
@@ -240,7 +241,7 @@ def _train_epoch(
             centers,
             noise_std=config.noise_std,
             adjust=config.noise_adjust,
-            distance_guided=config.variant == "cras",
+            distance_guided=components(config.variant).distance_guided,
             generator=run.generator,
         )
         anomalous = normal + (

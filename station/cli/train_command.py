@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from training.config import TrainConfig
+from training.cras.variants import VARIANTS
 from training.errors import ConfigError
 from training.typed_config import validate_config
 
@@ -104,7 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="patch score = sigmoid(logit / T) (default 8; 1 = the paper's plain sigmoid)",
     )
     advanced.add_argument(
-        "--variant", choices=["cras", "raw"], help="'raw' = ablation A (no CRD, no DAFS)"
+        "--variant",
+        choices=VARIANTS,
+        help="'raw' = ablation A (no CRD, no DAFS); 'no-crd', 'no-dafs' remove one (default cras)",
     )
     advanced.add_argument("--batch-size", type=int, help="tiles per step (default 32)")
     advanced.add_argument(

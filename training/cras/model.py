@@ -24,6 +24,7 @@ from training.cras.center_matching import center_match_chunked, match_classes_re
 from training.cras.discriminator import FeatureAdaptor, ResidualDiscriminator
 from training.cras.embedding import PatchEmbedding
 from training.cras.scoring import AnomalyMapHead
+from training.cras.variants import components
 
 
 class CrasOutput(NamedTuple):
@@ -58,8 +59,8 @@ class ModelSpec:
         pre_dim: D_pre.
         dim: D.
         map_sigma_px: Gaussian sigma of the anomaly map.
-        variant: ``"cras"``, or ``"raw"`` for the paper's ablation A (discriminator on
-            raw adapted features, no center residual).
+        variant: ``"cras"``, or one of the paper's ablations (``training.cras.variants``):
+            ``"raw"`` is variant A (no center residual, fixed-variance noise).
         score_temperature: Patch scores are ``sigmoid(logit / T)`` (see
             ``ResidualDiscriminator``). 1.0 is the paper's sigmoid and what model files
             written before this field existed were calibrated with.
@@ -157,7 +158,7 @@ class CrasModel(nn.Module):
         self.adaptor = FeatureAdaptor(dim)
         self.register_buffer("centers", torch.zeros(len(spec.classes), spec.positions, dim))
         self.discriminator = ResidualDiscriminator(
-            dim, residual=spec.variant == "cras", temperature=spec.score_temperature
+            dim, residual=components(spec.variant).residual, temperature=spec.score_temperature
         )
         self.center_match = CenterMatch()
         self.map_head = AnomalyMapHead(spec.tile_px, sigma_px=spec.map_sigma_px)

@@ -1,11 +1,14 @@
-"""CRAS against variant A over many seeds, with test figures at every validation epoch.
+"""CRAS (and the paper's other ablations) against variant A over many seeds.
+
+Test figures are recorded at every validation epoch.
 
 A measurement tool, not a test (docs/results.md, "CRAS against variant A over ten
 seeds"): ``python -m tests.integration.training.seed_sweep --data DIR --seeds 0-9
---device cuda --json sweep.json`` trains both variants per seed with the real
-:func:`training.trainer.train` (defaults, the checkpoint chosen on validation as
-always) and prints the paired table for three ways of choosing the checkpoint:
-the product's (validation score averaged with the evaluation before,
+--device cuda --json sweep.json`` trains CRAS and variant A per seed
+(``--variants`` adds ``no-dafs`` and ``no-crd``, training.cras.variants) with the real
+:func:`training.trainer.train` (defaults, the checkpoint chosen on validation as always)
+and prints, for each variant against A, the paired table for three ways of choosing
+the checkpoint: the product's (validation score averaged with the evaluation before,
 ``training.selection``), the plain validation maximum, and the last epoch. The rules
 only read the validation scores in the history, so saved runs can be re-scored under
 any of them (``--table-only``). Test figures at every validation epoch
@@ -33,6 +36,7 @@ import torch
 
 import training.trainer as trainer_module
 from training.config import TrainConfig
+from training.cras.variants import VARIANTS
 from training.data.datasets import load_tiles
 from training.data.items import TileSet
 from training.devices import resolve_device
@@ -104,36 +108,46 @@ def chosen_index(rule: str, history: list[dict]) -> int:
     return len(evaluated) - 1
 
 
-def paired_table(runs: list[dict]) -> str:
-    """CRAS minus variant A per rule and metric, over the seeds run for both."""
+def paired_table(runs: list[dict], variant: str = "cras", baseline: str = "raw") -> str:
+    """``variant`` minus ``baseline`` per rule and metric, over the seeds run for both."""
     by_key = {(r["seed"], r["variant"]): r for r in runs}
-    seeds = sorted(s for s, v in by_key if v == "cras" and (s, "raw") in by_key)
+    seeds = sorted(s for s, v in by_key if v == variant and (s, baseline) in by_key)
     lines = [
-        f"{len(seeds)} seeds paired: {seeds}",
-        "| checkpoint rule | metric | CRAS mean ± sd | A mean ± sd | CRAS - A mean (sd) "
-        "| paired t | CRAS ahead |",
+        f"{variant} against {baseline}, {len(seeds)} seeds paired: {seeds}",
+        f"| checkpoint rule | metric | {variant} mean ± sd | {baseline} mean ± sd "
+        f"| {variant} - {baseline} mean (sd) | paired t | {variant} ahead |",
         "|---|---|---|---|---|---|---|",
     ]
+    if len(seeds) < 2:
+        return f"{lines[0]}\n(needs two seeds or more)"
     for rule in RULES:
         for metric in ("test_image_auroc", "test_pixel_auroc"):
             values = {}
-            for variant in ("cras", "raw"):
-                values[variant] = []
+            for name in (variant, baseline):
+                values[name] = []
                 for seed in seeds:
-                    run = by_key[(seed, variant)]
+                    run = by_key[(seed, name)]
                     index = chosen_index(rule, run["history"])
-                    values[variant].append(100 * run["trace"][index][metric])
-            diff = [c - a for c, a in zip(values["cras"], values["raw"], strict=True)]
-            spread = statistics.stdev(diff) if len(diff) > 1 else float("nan")
+                    values[name].append(100 * run["trace"][index][metric])
+            diff = [v - a for v, a in zip(values[variant], values[baseline], strict=True)]
+            spread = statistics.stdev(diff)
             t = statistics.mean(diff) / (spread / math.sqrt(len(diff))) if spread else math.nan
+            mean_sd = {
+                name: f"{statistics.mean(v):.1f} ± {statistics.stdev(v):.1f}"
+                for name, v in values.items()
+            }
             lines.append(
-                f"| {rule} | {metric[5:]} "
-                f"| {statistics.mean(values['cras']):.1f} ± {statistics.stdev(values['cras']):.1f} "
-                f"| {statistics.mean(values['raw']):.1f} ± {statistics.stdev(values['raw']):.1f} "
+                f"| {rule} | {metric[5:]} | {mean_sd[variant]} | {mean_sd[baseline]} "
                 f"| {statistics.mean(diff):+.2f} ({spread:.2f}) | {t:.2f} "
                 f"| {sum(d > 0 for d in diff)} of {len(diff)} |"
             )
     return "\n".join(lines)
+
+
+def all_tables(runs: list[dict]) -> str:
+    """One paired table per variant that has runs, each against variant A."""
+    present = {r["variant"] for r in runs}
+    return "\n\n".join(paired_table(runs, v) for v in VARIANTS if v != "raw" and v in present)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -143,10 +157,24 @@ def parse_seeds(text: str) -> list[int]:
     return [int(s) for s in text.split(",")]
 
 
+def parse_variants(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown variant(s) {unknown}; known: {VARIANTS}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="AITEX folder")
     parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="e.g. 0-9")
+    parser.add_argument(
+        "--variants",
+        type=parse_variants,
+        default=["cras", "raw"],
+        help=f"comma-separated, from {', '.join(VARIANTS)} (default cras,raw)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--work", type=Path, default=Path("runs/seed_sweep"))
@@ -155,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = json.loads(args.json.read_text()) if args.json.is_file() else []
     if args.table_only:
-        print(paired_table(runs))
+        print(all_tables(runs))
         return 0
 
     device = resolve_device(args.device)
@@ -179,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer_module.validation_figures = validation_and_test
     done = {(r["seed"], r["variant"]) for r in runs}
     for seed in args.seeds:
-        for variant in ("cras", "raw"):
+        for variant in args.variants:
             if (seed, variant) in done:
                 continue
             started = time.perf_counter()
@@ -212,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                     "history": report["history"],
                     "trace": list(trace),
                     "seconds": time.perf_counter() - started,
+                    "device": str(device),
                 }
             )
             args.json.write_text(json.dumps(runs))
@@ -222,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
-    print(paired_table(runs))
+    print(all_tables(runs))
     return 0
 
 

@@ -184,3 +184,13 @@ def test_a_model_file_from_before_the_score_temperature_loads_with_the_plain_sig
     assert read_metadata(folder).model_spec().score_temperature == 1.0
     model, _ = load_model(folder)
     assert model.discriminator.temperature == 1.0
+
+
+def test_a_model_variant_this_code_does_not_know_is_incompatible(
+    saved: Path, tmp_path: Path
+) -> None:
+    folder = _copy(saved, tmp_path)
+    spec = json.loads((folder / METADATA_FILE).read_text())["spec"]
+    _edit_json(folder, spec=dict(spec, variant="from-the-future"))
+    with pytest.raises(IncompatibleModelError, match="unknown model variant 'from-the-future'"):
+        load_model(folder)
