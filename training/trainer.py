@@ -205,6 +205,7 @@ def _train_epoch(
 ) -> EpochStats:
     config, model = run.config, run.model
     device = model_device(model)
+    distance_guided = components(config.variant).distance_guided
     model.adaptor.train()
     model.discriminator.train()
     started = time.perf_counter()
@@ -241,7 +242,7 @@ def _train_epoch(
             centers,
             noise_std=config.noise_std,
             adjust=config.noise_adjust,
-            distance_guided=components(config.variant).distance_guided,
+            distance_guided=distance_guided,
             generator=run.generator,
         )
         anomalous = normal + (
