@@ -50,6 +50,14 @@ def feature_cache_key(model: CrasModel, tiles: TileSet, *, weights_sha256: str) 
     return digest.hexdigest()[:24]
 
 
+def feature_cache_path(
+    cache_dir: str | Path, model: CrasModel, tiles: TileSet, *, weights_sha256: str
+) -> Path:
+    """Where :func:`cached_features` keeps the features of these tiles for this model."""
+    key = feature_cache_key(model, tiles, weights_sha256=weights_sha256)
+    return Path(cache_dir) / f"features-{key}.safetensors"
+
+
 def extract_features(
     model: CrasModel,
     tiles: TileSet,
@@ -85,10 +93,7 @@ def cached_features(
     """:func:`extract_features`, read from / written to ``cache_dir`` when given."""
     if cache_dir is None:
         return extract_features(model, tiles, desc=desc, progress=progress)
-    path = (
-        Path(cache_dir)
-        / f"features-{feature_cache_key(model, tiles, weights_sha256=weights_sha256)}.safetensors"
-    )
+    path = feature_cache_path(cache_dir, model, tiles, weights_sha256=weights_sha256)
     if path.is_file():
         try:
             features = load_file(str(path))["features"]

@@ -87,6 +87,13 @@ def build_model(config: TrainConfig, classes: list[str]) -> tuple[CrasModel, str
     return CrasModel(model_spec, backbone), digest
 
 
+def planted_validation_set(config: TrainConfig, val_normal: TileSet) -> TileSet:
+    """The validation normals plus the synthetic defects the checkpoint is chosen on."""
+    return with_planted_defects(
+        val_normal, seed=config.seed + 1, defects_per_tile=config.val_defects_per_tile
+    )
+
+
 @torch.no_grad()
 def fit_statistics(model: CrasModel, raw: torch.Tensor, class_index: torch.Tensor) -> None:
     """Feature statistics and contextual centers from the training features.
@@ -316,9 +323,7 @@ def train(
     )
     train_tiles = load_tiles(config.data, split="train", **load_args)
     val_normal = load_tiles(config.data, split="val", **load_args)
-    val_tiles = with_planted_defects(
-        val_normal, seed=config.seed + 1, defects_per_tile=config.val_defects_per_tile
-    )
+    val_tiles = planted_validation_set(config, val_normal)
     if len(train_tiles) < 2:
         raise DataError(
             f"the train split has {len(train_tiles)} fabric tile(s); training needs at least 2",

@@ -25,9 +25,8 @@ from training.config import TrainConfig
 from training.cras.model import CrasModel
 from training.data.datasets import load_tiles
 from training.data.items import TileSet
-from training.features import feature_cache_key
-from training.trainer import build_model
-from training.validation import with_planted_defects
+from training.features import feature_cache_path
+from training.trainer import build_model, planted_validation_set
 
 
 @torch.no_grad()
@@ -53,8 +52,9 @@ def _write(model: CrasModel, tiles: TileSet, sha: str, out: Path, margin: int, d
     for start in tqdm(range(0, len(tiles), 16), desc=desc):
         batch = torch.from_numpy(tiles.tiles[start : start + 16])
         features[start : start + len(batch)] = mirrored_embedding(model, batch, margin).half()
-    key = feature_cache_key(model, tiles, weights_sha256=sha)
-    save_file({"features": features}, str(out / f"features-{key}.safetensors"))
+    save_file(
+        {"features": features}, str(feature_cache_path(out, model, tiles, weights_sha256=sha))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     config = TrainConfig(data=args.data)
     splits = {s: load_tiles(args.data, layout="aitex", split=s) for s in ("train", "val", "test")}
-    # the trainer's validation set: val normals plus its planted defects (same seed)
-    splits["val with planted defects"] = with_planted_defects(
-        splits["val"], seed=config.seed + 1, defects_per_tile=config.val_defects_per_tile
-    )
+    # the trainer's validation set, so that checkpoint choice sees mirrored features too
+    splits["val with planted defects"] = planted_validation_set(config, splits["val"])
     model, sha = build_model(config, list(splits["train"].classes))
     model.eval()
     for name, tiles in splits.items():
