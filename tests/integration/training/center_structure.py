@@ -14,6 +14,8 @@ label-free: it reads the train and validation splits only.
 2. On validation normals: how far each feature's local match lands from its own
    position, and the residual to the matched center against the residual to the
    class mean (what CRD would see if the center had no positions at all).
+   The same along rows and along columns separately (middle band), for context that a
+   tile has on two sides only (``mirrored_features --context strip``).
 3. Per ``--model``: at which distance from the tile edge each validation-normal tile
    has its highest patch score (the tile score), against the share of positions there.
 """
@@ -53,6 +55,29 @@ def edge_profile(center: torch.Tensor, grid: int, inner_from: int) -> list[float
     inner_mean = center[ring >= inner_from].mean(0)
     distance = (center - inner_mean).norm(dim=-1)
     return [float(distance[ring == r].median()) for r in range(grid // 2)]
+
+
+def side_profiles(
+    center: torch.Tensor, grid: int, inner_from: int
+) -> tuple[list[float], list[float]]:
+    """The same distance along a row and along a column, away from the corners.
+
+    Median over the middle band (positions at least ``inner_from`` cells from the other
+    pair of edges) at each distance 0 .. grid // 2 - 1 from the left/right edges and from
+    the top/bottom edges, so context that a tile has on two sides only can be told apart.
+    """
+    ring = ring_index(grid)
+    distance = (center - center[ring >= inner_from].mean(0)).norm(dim=-1).reshape(grid, grid)
+    band = slice(inner_from, grid - inner_from)
+    left_right = [
+        float(torch.cat([distance[band, d], distance[band, grid - 1 - d]]).median())
+        for d in range(grid // 2)
+    ]
+    top_bottom = [
+        float(torch.cat([distance[d, band], distance[grid - 1 - d, band]]).median())
+        for d in range(grid // 2)
+    ]
+    return left_right, top_bottom
 
 
 def match_offsets(index: torch.Tensor, grid: int) -> torch.Tensor:
@@ -115,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{v:.1f}" for v in edge_profile(model.centers[k], grid, args.inner_from)
         )
         print(f"  {name} ({len(adapted)} tiles): {profile}; sampling noise {_quantiles(noise)}")
+        sides = side_profiles(model.centers[k], grid, args.inner_from)
+        for label, values in zip(("left/right", "top/bottom"), sides, strict=True):
+            print(f"    {label}, middle band: {' '.join(f'{v:.1f}' for v in values)}")
 
     val_class = torch.as_tensor(val.class_index)
     adapted = model.adaptor(model.standardise(raw_val))

@@ -10,6 +10,7 @@ from tests.integration.training.center_structure import (
     peak_rings,
     ring_groups,
     ring_index,
+    side_profiles,
 )
 
 
@@ -32,6 +33,18 @@ def test_edge_profile_recovers_a_planted_border_offset() -> None:
     center = base + offset[:, None] * direction
     profile = edge_profile(center, grid, inner_from=2)
     assert torch.allclose(torch.tensor(profile), torch.tensor([3.0, 1.0, 0.0, 0.0]), atol=1e-5)
+
+
+def test_side_profiles_tell_left_right_from_top_bottom() -> None:
+    grid, dim = 8, 3
+    center = torch.zeros(grid, grid, dim)
+    center[:, [0, -1], 0] = 4.0  # left and right columns
+    center[:, [1, -2], 0] = 1.0  # the columns next to them
+    center[[0, -1], :, 1] = 2.0  # top and bottom rows only
+    left_right, top_bottom = side_profiles(center.reshape(-1, dim), grid, inner_from=2)
+    # the middle band keeps the corners, where the two offsets meet, out of each profile
+    assert left_right == [4.0, 1.0, 0.0, 0.0]
+    assert top_bottom == [2.0, 0.0, 0.0, 0.0]
 
 
 def test_match_offsets_are_chebyshev_distances_on_the_grid() -> None:
