@@ -10,12 +10,12 @@ label-free: it reads the train and validation splits only.
    vectors lie from the class's inner-area mean at each distance from the tile edge,
    against the sampling noise of a mean over that many tiles. On a stationary texture
    a per-position mean can only differ from the class mean through something tied to
-   the tile frame, such as the backbone's zero padding.
+   the tile frame, such as the backbone's zero padding. The same along rows and along
+   columns apart (middle band), for context that a tile has on two sides only
+   (``mirrored_features --context strip``).
 2. On validation normals: how far each feature's local match lands from its own
    position, and the residual to the matched center against the residual to the
    class mean (what CRD would see if the center had no positions at all).
-   The same along rows and along columns separately (middle band), for context that a
-   tile has on two sides only (``mirrored_features --context strip``).
 3. Per ``--model``: at which distance from the tile edge each validation-normal tile
    has its highest patch score (the tile score), against the share of positions there.
 """
@@ -52,9 +52,15 @@ def edge_profile(center: torch.Tensor, grid: int, inner_from: int) -> list[float
     Returns one median per ring 0 .. grid // 2 - 1.
     """
     ring = ring_index(grid)
-    inner_mean = center[ring >= inner_from].mean(0)
-    distance = (center - inner_mean).norm(dim=-1)
+    distance = _distance_to_inner_mean(center, ring, inner_from)
     return [float(distance[ring == r].median()) for r in range(grid // 2)]
+
+
+def _distance_to_inner_mean(
+    center: torch.Tensor, ring: torch.Tensor, inner_from: int
+) -> torch.Tensor:
+    """|center vector - mean of the positions at least ``inner_from`` from the edge|, [N]."""
+    return (center - center[ring >= inner_from].mean(0)).norm(dim=-1)
 
 
 def side_profiles(
@@ -66,8 +72,7 @@ def side_profiles(
     pair of edges) at each distance 0 .. grid // 2 - 1 from the left/right edges and from
     the top/bottom edges, so context that a tile has on two sides only can be told apart.
     """
-    ring = ring_index(grid)
-    distance = (center - center[ring >= inner_from].mean(0)).norm(dim=-1).reshape(grid, grid)
+    distance = _distance_to_inner_mean(center, ring_index(grid), inner_from).reshape(grid, grid)
     band = slice(inner_from, grid - inner_from)
     left_right = [
         float(torch.cat([distance[band, d], distance[band, grid - 1 - d]]).median())
