@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument(
+        "--eval-every", type=int, default=2, help="epochs between validation (and test) figures"
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/seed_sweep"))
     parser.add_argument("--json", type=Path, required=True, help="runs are appended here")
     parser.add_argument("--table-only", action="store_true", help="print the table of --json")
@@ -217,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 variant=variant,
                 seed=seed,
                 epochs=args.epochs,
+                eval_every=args.eval_every,
                 device=args.device,
                 cache_dir=cache,
             )
