@@ -1,14 +1,14 @@
-"""Tile I-AUROC when tiles that hold only a sliver of a defect are left out.
+"""Tile I-AUROC when the tiles that hold only a tiny defect are left out.
 
-A measurement tool, not a test (docs/results.md, "Tiles that hold a sliver of a
-defect"): ``python -m tests.integration.training.sliver_tiles --data DIR --cache-dir
+A measurement tool, not a test (docs/results.md, "Defects smaller than a feature
+cell"): ``python -m tests.integration.training.sliver_tiles --data DIR --cache-dir
 CACHE --model A --model B ...`` scores the AITEX test split with each model (cached
 backbone features when the cache has them) and prints, per model and fabric, the tile
 I-AUROC with every defective tile counted (the product's metric) and with the defective
 tiles that hold fewer than N defect pixels left out of the ranking altogether (neither
-normal nor defective). The grid cuts a defect wherever it falls, so a tile can be
-labelled defective for ten pixels of a broken yarn at its border; this says how much of
-a model's tile I-AUROC rests on such tiles. Pixel figures do not depend on the rule.
+normal nor defective). A tile is labelled defective for a single mask pixel, and some
+AITEX defects are a few dozen pixels in all; this says how much of a model's tile
+I-AUROC rests on them. Pixel figures do not depend on the rule.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ from training.model_file import load_model
 DEFAULT_MINIMUM_AREAS = (0, 100, 1000)
 
 
+def defective_at(defect_pixels: np.ndarray, minimum: int) -> np.ndarray:
+    """Tiles that stay in the ranking as defective (minimum 0 keeps every defective tile)."""
+    return defect_pixels >= max(minimum, 1)
+
+
 def sliver_table(
     tile_scores: np.ndarray,
     defect_pixels: np.ndarray,
@@ -40,7 +45,7 @@ def sliver_table(
         row = {}
         for index, name in enumerate(classes):
             normal = (class_index == index) & (defect_pixels == 0)
-            defective = (class_index == index) & (defect_pixels >= max(minimum, 1))
+            defective = (class_index == index) & defective_at(defect_pixels, minimum)
             keep = normal | defective
             row[name] = auroc(tile_scores[keep], defective[keep])
         row["mean"] = float(np.nanmean([row[name] for name in classes]))
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = []
     for index, name in enumerate(tiles.classes):
         fabric = tiles.class_index == index
-        kept = [int((fabric & (defect_pixels >= max(m, 1))).sum()) for m in minimum_areas]
+        kept = [int((fabric & defective_at(defect_pixels, m)).sum()) for m in minimum_areas]
         counts.append(f"{name} " + "/".join(str(k) for k in kept))
     print(f"defective test tiles kept at {minimum_areas} px: " + ", ".join(counts))
     print("| model | min defect px | " + " | ".join(tiles.classes) + " | mean |")
