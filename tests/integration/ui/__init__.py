@@ -1,0 +1,1 @@
+"""Tests of the PyQt6 apps (real windows on the offscreen platform)."""

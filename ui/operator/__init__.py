@@ -1,0 +1,1 @@
+"""The operator window: live waterfall, roll map, counters, status lights and alarms."""

@@ -1,0 +1,1 @@
+"""The QA review window: rolls, defect gallery, keyboard review, grading and reports."""

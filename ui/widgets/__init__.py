@@ -1,0 +1,1 @@
+"""Qt widgets shared by the operator and QA windows."""
