@@ -53,7 +53,7 @@ class TorchBackend(InferenceBackend):
         max_batch: Largest batch sent to the model at once.
         use_kernel: On CUDA in fp16, use the Triton center-matching kernel (default
             True). In fp32 the model keeps its PyTorch step: measured on an H100
-            (docs/measurements/gpu_backends_h100_2026-11-22.txt) the exact-fp32
+            (experiments/results/gpu/gpu_backends_h100_2026-11-22.txt) the exact-fp32
             kernel is 0.3-0.4x the speed of cuBLAS there, while in fp16 it is 3.8-5.3x
             faster and needs a quarter of the memory.
     """
