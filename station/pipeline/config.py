@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from station.acquisition.config import CameraConfig, ReplayConfig, SyntheticConfig
 from station.store.config import StoreConfig
-from training.typed_config import StrictModel, load_yaml_config
+from training.public import StrictModel, load_yaml_config
 
 SourceKind = Literal["camera", "replay", "synthetic"]
 
@@ -206,6 +206,61 @@ class RuntimeConfig(StrictModel):
     )
 
 
+class PreviewConfig(StrictModel):
+    """The live view's web preview (``WebPreview`` events, made only when a window asks)."""
+
+    rate_hz: float = Field(default=20.0, gt=0, le=25, description="previews per second at most")
+    width_px: int = Field(
+        default=1024, ge=64, le=8192, description="display columns across the whole camera line"
+    )
+
+
+class OperatorConfig(StrictModel):
+    """What the operator window lets people change, and when it alarms (the engineer sets it).
+
+    Sensitivity divides the model's threshold: 1.2 finds fainter defects, 0.8 fewer.
+    """
+
+    sensitivity_min: float = Field(default=0.8, gt=0, le=1, description="operators: lowest")
+    sensitivity_max: float = Field(default=1.25, ge=1, le=10, description="operators: highest")
+    engineer_sensitivity_min: float = Field(
+        default=0.5, gt=0, le=1, description="signed-in engineers: lowest"
+    )
+    engineer_sensitivity_max: float = Field(
+        default=2.0, ge=1, le=10, description="signed-in engineers: highest"
+    )
+    alarm_min_points: int = Field(
+        default=3, ge=1, le=5, description="window alarm for defects of at least these points"
+    )
+    alarm_min_score: float | None = Field(
+        default=None, gt=0, description="window alarm for defects scoring this much; None = never"
+    )
+    alarm_min_length_mm: float | None = Field(
+        default=None, gt=0, description="window alarm for defects this long; None = never"
+    )
+    alarm_on_uninspected: bool = Field(
+        default=True, description="window alarm for every uninspected stretch"
+    )
+    store_poll_s: float = Field(
+        default=2.0, ge=0.2, description="false alarms and the database are read this often"
+    )
+    waterfall_rows: int = Field(
+        default=600, ge=64, le=4096, description="display rows the waterfall shows"
+    )
+
+    @model_validator(mode="after")
+    def _ranges_nest(self) -> OperatorConfig:
+        if not (
+            self.engineer_sensitivity_min <= self.sensitivity_min
+            and self.sensitivity_max <= self.engineer_sensitivity_max
+        ):
+            raise ValueError(
+                "the engineers' sensitivity range must contain the operators' range; widen "
+                "engineer_sensitivity_min/max or narrow sensitivity_min/max"
+            )
+        return self
+
+
 class StationConfig(StrictModel):
     """Everything ``station run`` needs (``station.yaml``)."""
 
@@ -219,6 +274,8 @@ class StationConfig(StrictModel):
     roll: RollConfig = Field(default_factory=RollConfig)
     alarm: AlarmConfig = Field(default_factory=AlarmConfig)
     pipeline: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    operator: OperatorConfig = Field(default_factory=OperatorConfig)
 
     @model_validator(mode="after")
     def _geometry_known(self) -> StationConfig:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from station.acquisition.lines import SourceEvent
 from station.pipeline.coverage import Stretch
 from station.pipeline.extraction import FoundDefect
@@ -94,8 +96,53 @@ class FiguresUpdated:
     figures: PipelineFigures
 
 
+@dataclass(frozen=True, eq=False)
+class WebPreview:
+    """A display-sized view of the newest web rows and their stitched scores.
+
+    Published at most ``preview.rate_hz`` times a second, and only while someone
+    subscribed to it before the pipeline started. Each event carries the rows
+    that became final since the previous one (newest last), so a viewer that
+    keeps up sees every metre; one that falls behind loses the oldest events
+    (its bounded queue counts them).
+
+    Attributes:
+        pixels: uint8 [h, w], grey, block means of the web's pixels.
+        scores: uint8 [h, w], block maxima of the stitched anomaly scores on a fixed
+            scale: 0 = score 0, ``threshold_level`` = the detection threshold, 255 = twice it.
+        along_mm: float64 [h], position along the roll of each display row's first line.
+        mm_per_px: Width of one display column across the web (mm).
+        mm_per_row: Length of one display row along the roll (mm).
+        threshold_level: Where the detection threshold lies on the scores' scale.
+    """
+
+    pixels: np.ndarray
+    scores: np.ndarray
+    along_mm: np.ndarray
+    mm_per_px: float
+    mm_per_row: float
+    threshold_level: int = 128
+    timestamp_s: float = field(default_factory=time.time)
+
+    @property
+    def num_rows(self) -> int:
+        """h, the display rows it carries."""
+        return int(self.pixels.shape[0])
+
+    @property
+    def width_mm(self) -> float:
+        """What the ``w`` columns span across the web (mm)."""
+        return float(self.pixels.shape[1]) * self.mm_per_px
+
+
 PipelineEvent = (
-    StatusChanged | DefectFound | UninspectedStretchFound | Alarm | SourceNotice | FiguresUpdated
+    StatusChanged
+    | DefectFound
+    | UninspectedStretchFound
+    | Alarm
+    | SourceNotice
+    | FiguresUpdated
+    | WebPreview
 )
 Callback = Callable[[PipelineEvent], None]
 
@@ -161,6 +208,16 @@ class EventBus:
                 self._subscribers.pop(key, None)
 
         return unsubscribe
+
+    def asked_for(self, kind: type) -> bool:
+        """True when a subscriber named ``kind`` in its ``kinds``.
+
+        Costly events (e.g. :class:`WebPreview`) are made only when someone asked
+        for them by name; catch-all subscribers do not count.
+        """
+        with self._lock:
+            subscribers = list(self._subscribers.values())
+        return any(kinds is not None and issubclass(kind, kinds) for _, kinds in subscribers)
 
     def subscribe_queue(
         self, *, maxsize: int = 1000, kinds: tuple[type, ...] | None = None

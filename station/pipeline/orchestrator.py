@@ -46,15 +46,18 @@ from station.pipeline.events import (
     FiguresUpdated,
     PipelineState,
     StatusChanged,
+    WebPreview,
 )
 from station.pipeline.extraction import DefectExtractor
 from station.pipeline.figures import FiguresRecorder, PipelineFigures, QueueFigures
+from station.pipeline.preview import PreviewMaker
 from station.pipeline.queues import StageQueue
 from station.pipeline.recorder import RollRecorder
 from station.pipeline.run_summary import RunSummary
 from station.pipeline.source_events import SourceEventHandler
 from station.pipeline.stages import AssemblyStage, ExtractionStage, InferenceStage, TilingParams
 from station.pipeline.stitching import ScoreBand
+from station.store.records import Severity
 from station.store.store import DefectStore
 from station.store.writer import WriterStats
 
@@ -101,6 +104,7 @@ class Pipeline:
         self.last_figures: PipelineFigures | None = None
         self._writer_stats: WriterStats | None = None
         self.facts: ModelFacts | None = None
+        self.sensitivity = 1.0
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -223,6 +227,14 @@ class Pipeline:
             discard=self._discard,
         )
         self.band = ScoreBand()  # takes the line width from the first row
+        preview = None
+        if self.bus.asked_for(WebPreview):  # a live view subscribed before start()
+            preview = PreviewMaker(
+                mm_per_px=config.mm_per_px,
+                mm_per_line=config.mm_per_line,
+                display_width_px=config.preview.width_px,
+                rate_hz=config.preview.rate_hz,
+            )
         self.extraction = ExtractionStage(
             in_queue=self.result_queue,
             band=self.band,
@@ -237,6 +249,7 @@ class Pipeline:
             alarm_min_points=config.alarm.min_points,
             alarm_on_uninspected=config.alarm.on_uninspected,
             end_line=lambda: self.assembler.lines_seen_until,
+            preview=preview,
         )
         bodies = {
             "assembly": self.assembly.run,
@@ -315,6 +328,67 @@ class Pipeline:
             str(self.error) if self.error else "",
         )
         return summary
+
+    def store_stats(self) -> WriterStats | None:
+        """The store writer's counters now (database online, journal backlog), while open."""
+        store = self._store
+        if store is None:
+            return None
+        return store.writer.stats()
+
+    def set_sensitivity(self, sensitivity: float, *, user: str, engineer: bool = False) -> float:
+        """Divide the model's threshold by ``sensitivity`` from the next tile row on (any thread).
+
+        The change is recorded as a ``setting_change`` event of the roll naming ``user``.
+
+        Args:
+            sensitivity: 1 = the threshold the station was configured with; above 1 finds
+                fainter defects.
+            user: Who changed it.
+            engineer: Check against the engineers' wider range (``operator.engineer_*``).
+
+        Returns:
+            The threshold now in use.
+
+        Raises:
+            PipelineStateError: the pipeline is not running.
+            PipelineConfigError: ``sensitivity`` lies outside the allowed range.
+        """
+        if self.state is not PipelineState.RUNNING or self.facts is None:
+            raise PipelineStateError(
+                "the sensitivity can only change while the pipeline runs", hint="start a roll first"
+            )
+        limits = self.config.operator
+        low, high = (
+            (limits.engineer_sensitivity_min, limits.engineer_sensitivity_max)
+            if engineer
+            else (limits.sensitivity_min, limits.sensitivity_max)
+        )
+        if not low <= sensitivity <= high:
+            who = "an engineer" if engineer else "an operator"
+            raise PipelineConfigError(
+                f"sensitivity {sensitivity:.2f} is outside {low:.2f}-{high:.2f}, the range "
+                f"{who} may set",
+                hint="ask the engineer to widen operator.sensitivity_min/max in station.yaml",
+            )
+        threshold = self.facts.threshold / sensitivity
+        previous = self.sensitivity
+        self.sensitivity = sensitivity
+        self.extraction.set_threshold(threshold)
+        self.recorder.event(
+            "setting_change",
+            f"sensitivity {previous:.2f} -> {sensitivity:.2f} (threshold {threshold:.4g}) "
+            f"by {user}",
+            severity=Severity.INFO,
+            details={
+                "setting": "sensitivity",
+                "user": user,
+                "from": previous,
+                "to": sensitivity,
+                "threshold": threshold,
+            },
+        )
+        return threshold
 
     def figures_now(self) -> PipelineFigures:
         """Current figures (without starting a new rate interval)."""

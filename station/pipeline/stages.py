@@ -31,13 +31,14 @@ from station.pipeline.events import (
 )
 from station.pipeline.extraction import DefectExtractor, FoundDefect
 from station.pipeline.figures import FiguresRecorder, Stopwatch
+from station.pipeline.preview import PreviewMaker
 from station.pipeline.queues import StageQueue
 from station.pipeline.recorder import RollRecorder
 from station.pipeline.stitching import ScoreBand, ScoredRow
 from station.pipeline.tiler import TiledRow, tile_row
 from station.pipeline.web_edges import find_web_span
 from station.store.records import EventKind, Severity
-from training.data.tiling import background_mask
+from training.public import background_mask
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,7 @@ class ExtractionStage:
         alarm_on_uninspected: bool,
         end_line: Callable[[], int],
         keep_defects: int = 10_000,
+        preview: PreviewMaker | None = None,
     ) -> None:
         self.in_queue = in_queue
         self.band = band
@@ -246,6 +248,17 @@ class ExtractionStage:
         self.stretches: list[Stretch] = []
         self.keep_defects = keep_defects
         self.max_band_lines = 0
+        self.preview = preview
+        self._new_threshold: float | None = None
+
+    def set_threshold(self, threshold: float) -> None:
+        """Use ``threshold`` from the next row on (any thread; this stage's thread applies it)."""
+        self._new_threshold = threshold
+
+    def _apply_new_threshold(self) -> None:
+        threshold, self._new_threshold = self._new_threshold, None
+        if threshold is not None:
+            self.extractor.settings = replace(self.extractor.settings, threshold=threshold)
 
     def run(self) -> None:
         """Until :data:`END` arrives; then everything held is finished."""
@@ -261,6 +274,7 @@ class ExtractionStage:
                 self._take(item)
 
     def _take(self, scored: ScoredRow) -> None:
+        self._apply_new_threshold()
         row = scored.row
         inspected = scored.num_tiles > 0
         if not inspected:
@@ -274,10 +288,12 @@ class ExtractionStage:
             if self.band.num_lines and row.first_line > self.band.end_line:
                 # Lost lines cut every component: finish what is held instead of
                 # filling the gap with empty lines (a long gap would fill memory).
+                self._preview_until(self.band.end_line)
                 for defect in self.extractor.extract(self.band.end_line, end=True):
                     self._report_defect(defect)
             self.band.add(scored)
             self.max_band_lines = max(self.max_band_lines, self.band.num_lines)
+            self._preview_until(row.first_line)
         for defect in self.extractor.extract(row.first_line):
             self._report_defect(defect)
         self.counters.items += 1
@@ -285,11 +301,32 @@ class ExtractionStage:
         self.figures.latency(time.time() - row.received_s)
 
     def _finish(self) -> None:
+        self._preview_until(self.band.end_line, force=True)
         for defect in self.extractor.extract(self.band.end_line, end=True):
             self._report_defect(defect)
         stretch = self.tracker.finish(self.end_line())
         if stretch is not None:
             self._report_stretch(stretch)
+
+    def _preview_until(self, end_line: int, *, force: bool = False) -> None:
+        """Hand the preview the band's lines before ``end_line`` it has not seen; publish if due."""
+        if self.preview is None:
+            return
+        band = self.band
+        first = max(self.preview.shown_until, band.origin_line)
+        end_line = min(end_line, band.end_line)
+        if end_line > first:
+            lo, hi = first - band.origin_line, end_line - band.origin_line
+            self.preview.add(
+                first_line=first,
+                pixels=band.pixels[lo:hi],
+                scores=band.blended(first, end_line),
+                along_mm=band.along_mm[lo:hi],
+                threshold=self.extractor.settings.threshold,
+            )
+        event = self.preview.take(force=force)
+        if event is not None:
+            self.bus.publish(event)
 
     def _report_defect(self, defect: FoundDefect) -> None:
         self.recorder.defect(defect)
