@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from training.errors import CrasStationError
+from training.public import CrasStationError
 
 MM_PER_INCH = 25.4
 MM_PER_YARD = 914.4

@@ -1,4 +1,4 @@
-"""Model files: safetensors tensors + JSON metadata, loaded without unpickling.
+"""The weights half of a model file: write a model folder, load it into a network.
 
 A model is a folder::
 
@@ -9,11 +9,14 @@ The backbone's weights are not copied into the model: they come from the
 installed package (or the local file for WideResNet-50) and are checked
 against the SHA-256 recorded at training time, so a model can never be run
 on the wrong backbone weights silently. Loading never unpickles anything.
+
+This module needs torch; reading ``model.json`` alone does not, and lives in
+:mod:`training.model_metadata` (its names are re-exported here, so
+``from training.model_file import read_metadata`` keeps working).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -23,94 +26,40 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from training.backbones import build_feature_backbone
-from training.calibration import false_alarm_rate_upper_bound
-from training.cras.model import CrasModel, ModelSpec
-from training.cras.variants import components
+from training.cras.model import CrasModel
 from training.errors import IncompatibleModelError, ModelFileError
+from training.model_metadata import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    TENSORS_FILE,
+    Calibration,
+    ModelMetadata,
+    code_version,
+    file_sha256,
+    read_metadata,
+)
 
-FORMAT_NAME = "cras-station-model"
-FORMAT_VERSION = 1
-TENSORS_FILE = "model.safetensors"
-METADATA_FILE = "model.json"
+__all__ = [
+    "DERIVED_PREFIXES",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "TENSORS_FILE",
+    "Calibration",
+    "ModelMetadata",
+    "load_model",
+    "read_metadata",
+    "save_model",
+    "trainable_state",
+]
+
 # Buffers rebuilt from the spec at construction; they are not stored.
 DERIVED_PREFIXES = ("backbone.", "preprocess.", "embedding.", "map_head.")
-
-
-class Calibration(BaseModel):
-    """Thresholds from validation normals (see ``training.calibration``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    pixel_threshold: float
-    tile_threshold: float
-    target_false_alarms_per_m: float
-    achieved_false_alarms_per_m: float
-    tile_false_alarms_per_m: float
-    mm_per_px: float
-    validation_metres: float
-    validation_tiles: int
-    merge_gap_mm: float = 0.0
-
-    @property
-    def false_alarms_upper95_per_m(self) -> float:
-        """Highest rate still plausible (95 %) given what validation showed."""
-        alarms = round(self.achieved_false_alarms_per_m * self.validation_metres)
-        return false_alarm_rate_upper_bound(alarms, self.validation_metres)
-
-    @property
-    def supported_false_alarms_per_m(self) -> float:
-        """The false-alarm budget validation supports: max(target, 95 % upper bound)."""
-        return max(self.target_false_alarms_per_m, self.false_alarms_upper95_per_m)
-
-
-class ModelMetadata(BaseModel):
-    """Everything in ``model.json``."""
-
-    model_config = ConfigDict(extra="forbid")
-    format: str
-    format_version: int
-    created_utc: str
-    code_version: str
-    spec: dict[str, Any]
-    backbone_weights_sha256: str
-    backbone_weights_path: str | None = None
-    tensors_sha256: str
-    calibration: Calibration | None = None
-    training: dict[str, Any] = {}
-
-    def model_spec(self) -> ModelSpec:
-        values = dict(self.spec)
-        for key in ("classes", "mean", "std"):
-            values[key] = tuple(values[key])
-        try:
-            components(values.get("variant", "cras"))
-        except ValueError as error:  # written by a newer version of this code
-            raise IncompatibleModelError(
-                str(error), hint="update cras-station, or re-train the model with this version"
-            ) from None
-        return ModelSpec(**values)
-
-    @property
-    def model_hash(self) -> str:
-        """Identity of the trained model (hash of its tensors)."""
-        return self.tensors_sha256
-
-
-def _code_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("cras-station")
-    except Exception:
-        return "unknown"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def trainable_state(model: CrasModel) -> dict[str, torch.Tensor]:
@@ -145,11 +94,11 @@ def save_model(
             format=FORMAT_NAME,
             format_version=FORMAT_VERSION,
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
-            code_version=_code_version(),
+            code_version=code_version(),
             spec=asdict(model.spec),
             backbone_weights_sha256=backbone_weights_sha256,
             backbone_weights_path=backbone_weights_path,
-            tensors_sha256=_sha256(tensors_tmp),
+            tensors_sha256=file_sha256(tensors_tmp),
             calibration=calibration,
             training=training or {},
         )
@@ -158,44 +107,6 @@ def save_model(
         os.replace(tensors_tmp, model_dir / TENSORS_FILE)
         os.replace(json_tmp, model_dir / METADATA_FILE)
     return metadata
-
-
-def read_metadata(model_dir: str | Path) -> ModelMetadata:
-    """Read and validate ``model.json`` (cheap: no tensors, no backbone).
-
-    Raises:
-        ModelFileError: missing folder or file, invalid JSON, wrong format.
-    """
-    model_dir = Path(model_dir)
-    path = model_dir / METADATA_FILE
-    if not path.is_file():
-        raise ModelFileError(
-            f"{model_dir} is not a model folder: {METADATA_FILE} is missing",
-            hint="pass the folder written by `station train --out`",
-        )
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelFileError(
-            f"{path} is corrupt (not JSON): {error}", hint="re-train or copy the model folder again"
-        ) from None
-    # Format and version first: a newer file may carry fields this code does not know.
-    if not isinstance(raw, dict):
-        raise ModelFileError(f"{path} is corrupt (not a JSON object)", hint="re-train the model")
-    version = raw.get("format_version")
-    if raw.get("format") != FORMAT_NAME or (isinstance(version, int) and version > FORMAT_VERSION):
-        raise IncompatibleModelError(
-            f"{path} has format {raw.get('format')!r} version {version}; this code reads "
-            f"{FORMAT_NAME!r} up to version {FORMAT_VERSION}",
-            hint="update cras-station, or re-train the model with this version",
-        )
-    try:
-        return ModelMetadata.model_validate(raw)
-    except ValidationError as error:
-        raise ModelFileError(
-            f"{path} is corrupt: {str(error).splitlines()[0]}",
-            hint="re-train or copy the model folder again",
-        ) from None
 
 
 def load_model(
@@ -217,7 +128,7 @@ def load_model(
     tensors_path = model_dir / TENSORS_FILE
     if not tensors_path.is_file():
         raise ModelFileError(f"{tensors_path} is missing", hint="copy the whole model folder")
-    if _sha256(tensors_path) != metadata.tensors_sha256:
+    if file_sha256(tensors_path) != metadata.tensors_sha256:
         raise ModelFileError(
             f"{tensors_path} does not match the hash in {METADATA_FILE} (corrupt or mixed files)",
             hint="copy the whole model folder again",

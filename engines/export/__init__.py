@@ -10,10 +10,23 @@ Public API::
 ``EXPORT_FORMATS`` is the table of formats (name, suffix, precisions, build, open).
 """
 
+from importlib import import_module
+from typing import Any
+
 from engines.export.artefact import INPUT_NAME, OUTPUT_NAMES, ArtefactMetadata
-from engines.export.formats import EXPORT_FORMATS, ExportFormat, export_format
-from engines.export.onnx_export import build_onnx_model, export_onnx, load_onnx_artefact
-from engines.export.pipeline import ExportOutcome, export_model
+
+# The rest needs torch and onnx: imported on first use, so that reading an
+# artefact's metadata (the station's backend factory does) pulls in neither.
+_LAZY = {
+    "EXPORT_FORMATS": "engines.export.formats",
+    "ExportFormat": "engines.export.formats",
+    "export_format": "engines.export.formats",
+    "build_onnx_model": "engines.export.onnx_export",
+    "export_onnx": "engines.export.onnx_export",
+    "load_onnx_artefact": "engines.export.onnx_export",
+    "ExportOutcome": "engines.export.pipeline",
+    "export_model": "engines.export.pipeline",
+}
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -28,3 +41,9 @@ __all__ = [
     "export_onnx",
     "load_onnx_artefact",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

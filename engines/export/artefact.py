@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engines.errors import ArtefactError, EngineMismatchError
-from training.cras.model import ModelSpec
+from training.cras.spec import ModelSpec
 
 ARTEFACT_FORMAT = "cras-station-artefact"
 ARTEFACT_FORMAT_VERSION = 1

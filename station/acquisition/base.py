@@ -25,7 +25,7 @@ from station.acquisition.errors import (
     SourceTimeoutError,
 )
 from station.acquisition.lines import Lines, Severity, SourceEvent, SourceEventKind, SourceStats
-from training.errors import CrasStationError
+from training.public import CrasStationError
 
 logger = logging.getLogger(__name__)
 

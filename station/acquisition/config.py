@@ -15,9 +15,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from station.acquisition.pixel_formats import SUPPORTED_PIXEL_FORMATS
-from training.data.fabric.defects import DEFECT_KINDS
-from training.data.fabric.style import FABRIC_PRESETS
-from training.typed_config import StrictModel
+from training.public import DEFECT_KINDS, FABRIC_PRESETS, StrictModel
 
 _NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SettingValue = bool | int | float | str

@@ -8,7 +8,7 @@ them as one message plus a hint. Configuration mistakes inherit from
 
 from __future__ import annotations
 
-from training.errors import ConfigError, CrasStationError
+from training.public import ConfigError, CrasStationError
 
 
 class AcquisitionError(CrasStationError):

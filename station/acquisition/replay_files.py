@@ -7,8 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from station.acquisition.config import ReplayConfig
-from training.data.images import IMAGE_SUFFIXES, list_images
-from training.errors import ConfigError
+from training.public import IMAGE_SUFFIXES, ConfigError, list_images
 
 AITEX_NORMAL_FOLDER = "NODefect_images"
 AITEX_DEFECT_FOLDER = "Defect_images"

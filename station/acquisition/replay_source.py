@@ -20,8 +20,7 @@ from station.acquisition.config import ReplayConfig
 from station.acquisition.lines import Lines, Severity, SourceEventKind
 from station.acquisition.pacing import LinePacer
 from station.acquisition.replay_files import line_width, resolve_replay_files
-from training.data.images import read_image
-from training.errors import DataError, UnreadableImageError
+from training.public import DataError, UnreadableImageError, read_image
 
 logger = logging.getLogger(__name__)
 

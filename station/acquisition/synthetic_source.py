@@ -17,9 +17,7 @@ from station.acquisition.base import EventCallback, LineSource
 from station.acquisition.config import SyntheticConfig
 from station.acquisition.lines import Lines, Severity, SourceEventKind
 from station.acquisition.pacing import LinePacer
-from training.data.fabric.defects import DefectTruth
-from training.data.fabric.style import preset
-from training.data.fabric.web import FabricWeb
+from training.public import DefectTruth, FabricWeb, fabric_style_preset
 
 
 class SyntheticFabricSource(LineSource):
@@ -61,7 +59,7 @@ class SyntheticFabricSource(LineSource):
     def _open(self) -> None:
         config = self.config
         self._web = FabricWeb(
-            preset(config.fabric_preset),
+            fabric_style_preset(config.fabric_preset),
             width_px=config.width_px,
             seed=config.seed,
             defects_per_metre=config.defects_per_metre,

@@ -22,7 +22,7 @@ import numpy as np
 
 from station.acquisition.lines import Lines
 from station.pipeline.web_edges import WebSpan, find_web_span
-from training.data.tiling import NEIGHBOURHOOD_PX, background_mask
+from training.public import NEIGHBOURHOOD_PX, background_mask
 
 logger = logging.getLogger(__name__)
 

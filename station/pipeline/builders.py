@@ -21,8 +21,7 @@ from station.pipeline.config import ModelConfig, StationConfig
 from station.pipeline.errors import PipelineConfigError
 from station.pipeline.extraction import ExtractionSettings
 from station.store.records import ModelVersionInfo
-from training.errors import CrasStationError
-from training.model_file import ModelMetadata, read_metadata
+from training.public import CrasStationError, ModelMetadata, read_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -25,10 +25,7 @@ from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.migrate import upgrade_database
 from station.store.store import DefectStore
-from training.data.aitex import aitex_items
-from training.data.fabric.style import FABRIC_PRESETS, GREY_PRESETS
-from training.errors import DataError
-from training.model_file import read_metadata
+from training.public import FABRIC_PRESETS, GREY_PRESETS, DataError, aitex_items, read_metadata
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ what happened, the ``hint`` what to do; the CLI prints both without a traceback.
 
 from __future__ import annotations
 
-from training.errors import ConfigError, CrasStationError
+from training.public import ConfigError, CrasStationError
 
 
 class PipelineError(CrasStationError):

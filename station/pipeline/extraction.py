@@ -35,7 +35,7 @@ from scipy import ndimage
 from station.grading import points_for_defect
 from station.pipeline.defect_images import crop_png, heatmap_png
 from station.pipeline.stitching import ScoreBand
-from training.calibration import label_regions
+from training.public import label_regions
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ import numpy as np
 
 from station.pipeline.assembly import WebRow
 from station.pipeline.web_edges import WebSpan
-from training.data.tiling import window_starts
+from training.public import window_starts
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,6 @@
 Training tiles its images across the same span, so it is defined once, there.
 """
 
-from training.data.web_span import WebSpan, fabric_columns, find_web_span
+from training.public import WebSpan, fabric_columns, find_web_span
 
 __all__ = ["WebSpan", "fabric_columns", "find_web_span"]

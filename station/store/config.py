@@ -8,7 +8,7 @@ import yaml
 from pydantic import Field
 
 from station.grading import FIRST_QUALITY_LIMIT_POINTS_PER_100YD2
-from training.typed_config import StrictModel, load_yaml_config, validate_config
+from training.public import StrictModel, load_yaml_config, validate_config
 
 DEFAULT_DATA_DIR = Path("station_data")
 

@@ -7,7 +7,7 @@ happened, the ``hint`` says what to do. The CLI prints both without a traceback.
 from __future__ import annotations
 
 from station.grading import GradingError
-from training.errors import ConfigError, CrasStationError
+from training.public import ConfigError, CrasStationError
 
 __all__ = ["GradingError"]  # re-exported: grading errors are store errors to callers too
 

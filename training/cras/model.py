@@ -12,18 +12,18 @@ discriminator -> score grid -> anomaly map.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.backbones import IMAGENET_MEAN, IMAGENET_STD, FeatureBackbone, backbone_spec
+from training.backbones import FeatureBackbone
 from training.cras.center_matching import center_match_chunked, match_classes_reference
 from training.cras.discriminator import FeatureAdaptor, ResidualDiscriminator
 from training.cras.embedding import PatchEmbedding
 from training.cras.scoring import AnomalyMapHead
+from training.cras.spec import ModelSpec
 from training.cras.variants import components
 
 
@@ -41,62 +41,6 @@ class CrasOutput(NamedTuple):
     score_grid: torch.Tensor
     anomaly_map: torch.Tensor
     matched_class: torch.Tensor
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Architecture hyper-parameters that shape the model's tensors.
-
-    Attributes:
-        backbone: Backbone name (see ``training.backbones.BACKBONES``).
-        classes: Fabric class names, in center order.
-        tile_px: S, side of the square input tile.
-        in_channels: Channels of the uint8 tiles (1 grey, replicated to 3; or 3).
-        input_scale: Tiles are resized by this factor inside the model before the
-            backbone (fine fabric defects are a few pixels wide; > 1 keeps them visible
-            at the backbone's stride of 8).
-        patch_size: p, neighbourhood side of the embedding.
-        pre_dim: D_pre.
-        dim: D.
-        map_sigma_px: Gaussian sigma of the anomaly map.
-        variant: ``"cras"``, or one of the paper's ablations (``training.cras.variants``):
-            ``"raw"`` is variant A (no center residual, fixed-variance noise).
-        score_temperature: Patch scores are ``sigmoid(logit / T)`` (see
-            ``ResidualDiscriminator``). 1.0 is the paper's sigmoid and what model files
-            written before this field existed were calibrated with.
-    """
-
-    backbone: str
-    classes: tuple[str, ...]
-    tile_px: int = 256
-    in_channels: int = 1
-    input_scale: float = 1.0
-    patch_size: int = 3
-    pre_dim: int = 384
-    dim: int = 384
-    map_sigma_px: float = 4.0
-    variant: str = "cras"
-    score_temperature: float = 1.0
-    mean: tuple[float, float, float] = field(default=IMAGENET_MEAN)
-    std: tuple[float, float, float] = field(default=IMAGENET_STD)
-
-    @property
-    def grid_px(self) -> int:
-        """H = W of the feature grid."""
-        return self.scaled_px // backbone_spec(self.backbone).strides[0]
-
-    @property
-    def scaled_px(self) -> int:
-        """Side of the tile as the backbone sees it."""
-        return round(self.tile_px * self.input_scale)
-
-    @property
-    def positions(self) -> int:
-        """N = H * W."""
-        return self.grid_px**2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class TilePreprocess(nn.Module):
