@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from datetime import datetime
 
 from station.store.config import RetentionConfig, load_store_config
@@ -14,6 +16,7 @@ from station.store.journal import count_pending
 from station.store.migrate import schema_status, upgrade_database
 from station.store.repository import DefectRepository
 from station.store.retention import apply_retention
+from station.store.users import Role, UserDirectory, UserError
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,10 +145,80 @@ def _export_training(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_password(args: argparse.Namespace) -> str:
+    """The new password: one line of stdin with --password-stdin, else asked twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"new password for {args.name}: ")
+    if getpass.getpass("the same password again: ") != first:
+        raise UserError("the two passwords differ", hint="run the command again")
+    return first
+
+
+def _users(args: argparse.Namespace) -> UserDirectory:
+    config = load_store_config(args.config, url=args.url)
+    return UserDirectory.connect(config.url, connect_timeout_s=config.connect_timeout_s)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    password = _new_password(args)
+    users = _users(args)
+    try:
+        user = users.add_user(args.name, role=args.role, password=password)
+    finally:
+        users.close()
+    print(f"added user {user.name} with role {user.role.value}")
+    return 0
+
+
+def _user_reset_password(args: argparse.Namespace) -> int:
+    password = _new_password(args)
+    users = _users(args)
+    try:
+        users.reset_password(args.name, password=password)
+    finally:
+        users.close()
+    print(f"new password set for {args.name}")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    users = _users(args)
+    try:
+        for user in users.list_users():
+            print(f"{user.name:<24} {user.role.value:<9} since {user.created_at:%Y-%m-%d}")
+    finally:
+        users.close()
+    return 0
+
+
+def _register_user_commands(commands: argparse._SubParsersAction) -> None:
+    user = commands.add_parser("user", help="users of the operator and QA windows")
+    actions = user.add_subparsers(dest="user_command", metavar="ACTION")
+    actions.required = True
+    add = actions.add_parser("add", help="add a user (the password is asked for)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.set_defaults(handler=_user_add)
+    reset = actions.add_parser("reset-password", help="give a user a new password")
+    reset.add_argument("name")
+    reset.set_defaults(handler=_user_reset_password)
+    for parser in (add, reset):
+        add_store_arguments(parser)
+        parser.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from one line of standard input (for scripts)",
+        )
+    listing = actions.add_parser("list", help="list the users and their roles")
+    add_store_arguments(listing)
+    listing.set_defaults(handler=_user_list)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``station db`` and its sub-commands."""
     parser = subparsers.add_parser(
-        "db", help="defect database: upgrade, status, retention, training export"
+        "db", help="defect database: upgrade, status, retention, training export, users"
     )
     commands = parser.add_subparsers(dest="db_command", metavar="ACTION")
     commands.required = True
@@ -181,3 +254,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     training.add_argument("--fabric-class", default=None)
     training.set_defaults(handler=_export_training)
+
+    _register_user_commands(commands)

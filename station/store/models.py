@@ -231,3 +231,23 @@ class Event(Base):
     count: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any] | None]
     occurred_at: Mapped[datetime]
+
+
+class User(Base):
+    """A person who signs in to the station's windows (see :mod:`station.store.users`).
+
+    ``password_hash`` holds the scrypt parameters, the salt and the hash together,
+    so the parameters can be raised later without breaking older passwords.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'qa', 'engineer')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]

@@ -29,7 +29,8 @@ def test_upgrade_creates_the_models_schema_and_is_repeatable(db_url: str) -> Non
     engine = create_store_engine(db_url, create=True)
     try:
         before = schema_status(engine)
-        assert before.current is None and before.pending == (head_revision(),)
+        assert before.current is None and before.pending[-1] == head_revision()
+        assert before.pending[0] == "0001"
         after = upgrade_database(engine)
         assert after.up_to_date and after.current == head_revision()
         assert upgrade_database(engine).current == after.current  # a second upgrade is a no-op
@@ -66,7 +67,10 @@ def test_out_of_date_and_too_new_schemas_are_refused(migrated_url: str, tmp_path
             check_schema(engine)
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM alembic_version"))
-            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0001')"))
+            connection.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                {"head": head_revision()},
+            )
         check_schema(engine)  # back at head
     finally:
         engine.dispose()
@@ -79,8 +83,8 @@ NEXT_MIGRATION = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0999"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -101,13 +105,13 @@ def test_pending_migrations_are_detected_and_applied(
 
     newer = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
-    (newer / "versions" / "0002_later.py").write_text(NEXT_MIGRATION)
+    (newer / "versions" / "0999_later.py").write_text(NEXT_MIGRATION)
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", newer)  # the code of a newer station version
     engine = create_store_engine(migrated_url)
     try:
         with pytest.raises(SchemaOutOfDateError) as raised:
             check_schema(engine)
-        assert "0002" in raised.value.message and "station db upgrade" in raised.value.hint
+        assert "0999" in raised.value.message and "station db upgrade" in raised.value.hint
         assert upgrade_database(engine).up_to_date
         with engine.connect() as connection:
             assert "later_table" in inspect(connection).get_table_names()
@@ -145,9 +149,9 @@ def test_unreachable_postgres_is_a_clear_error(postgres_url: str) -> None:
 def test_cli_upgrade_and_status(db_url: str, capsys) -> None:
     assert main(["db", "status", "--url", db_url]) in (1, 2)  # not migrated (or no file yet)
     assert main(["db", "upgrade", "--url", db_url]) == 0
-    assert "migrated from empty to 0001" in capsys.readouterr().out
+    assert f"migrated from empty to {head_revision()}" in capsys.readouterr().out
     assert main(["db", "upgrade", "--url", db_url]) == 0
-    assert "already at migration 0001" in capsys.readouterr().out
+    assert f"already at migration {head_revision()}" in capsys.readouterr().out
     assert main(["db", "status", "--url", db_url]) == 0
     out = capsys.readouterr().out
     assert "up to date" in out and "defects:" in out
