@@ -31,7 +31,7 @@ from training.cras.model import CrasModel, ModelSpec
 from training.data.fabric import GREY_PRESETS, render_fabric
 from training.data.items import TileSet
 from training.features import extract_features
-from training.trainer import _Run, _train_epoch, fit_statistics
+from training.trainer import TrainingRun, fit_statistics, train_epoch
 
 
 def load_benchmark_tiles(data: Path | None, count: int) -> TileSet:
@@ -57,7 +57,7 @@ def load_benchmark_tiles(data: Path | None, count: int) -> TileSet:
     )
 
 
-def epoch_rerunning_backbone(run: _Run, tiles: TileSet, class_index: torch.Tensor) -> float:
+def epoch_rerunning_backbone(run: TrainingRun, tiles: TileSet, class_index: torch.Tensor) -> float:
     """One epoch that recomputes backbone features batch by batch (no cache)."""
     started = time.perf_counter()
     order = torch.randperm(len(tiles), generator=run.generator)
@@ -66,7 +66,7 @@ def epoch_rerunning_backbone(run: _Run, tiles: TileSet, class_index: torch.Tenso
         chosen = order[start : start + batch].numpy()
         raw = run.model.embed_raw(torch.from_numpy(tiles.tiles[chosen])).half()
         # The same training step as a cached epoch, on features just computed.
-        _train_epoch(run, raw, class_index[chosen], 0, progress=False)
+        train_epoch(run, raw, class_index[chosen], 0, progress=False)
     return time.perf_counter() - started
 
 
@@ -112,9 +112,9 @@ def main() -> None:
     raw = extract_features(model, tiles, progress=False)
     cache_cost = time.perf_counter() - started
     fit_statistics(model, raw, class_index)
-    run = _Run(config, model)
-    _train_epoch(run, raw, class_index, 1, progress=False)  # warm-up
-    cached = min(_train_epoch(run, raw, class_index, 1, progress=False).seconds for _ in range(2))
+    run = TrainingRun(config, model)
+    train_epoch(run, raw, class_index, 1, progress=False)  # warm-up
+    cached = min(train_epoch(run, raw, class_index, 1, progress=False).seconds for _ in range(2))
     rerun = min(epoch_rerunning_backbone(run, tiles, class_index) for _ in range(2))
     print(
         "\n1. one training epoch (efficientnet_lite0, D=384, "

@@ -80,6 +80,19 @@ def score_model(
     return ScoredTiles(tile_scores=scores, maps=maps), matched
 
 
+def image_heights(tiles: TileSet) -> list[int]:
+    """Heights in pixels (lines along the roll) of the images the tiles were cut from.
+
+    Each image counts once, however many tiles it gave; with the pixel size this is
+    the length of fabric the tiles cover (``training.calibration.fabric_metres``).
+    """
+    heights = []
+    for number in sorted(set(tiles.image_index.tolist())):
+        with Image.open(tiles.items[number].path) as image:
+            heights.append(image.size[1])
+    return heights
+
+
 def false_alarms_per_metre(
     tiles: TileSet,
     scored: ScoredTiles,

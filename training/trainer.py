@@ -19,12 +19,12 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
 from training.backbones import backbone_spec, build_feature_backbone
@@ -44,6 +44,7 @@ from training.data.datasets import load_tiles
 from training.data.items import TileSet
 from training.devices import model_device, resolve_device
 from training.errors import ConfigError, DataError
+from training.evaluate import image_heights
 from training.features import cached_features
 from training.learning import EpochStats, check_learning, has_learned
 from training.model_file import Calibration, ModelMetadata, save_model
@@ -57,6 +58,14 @@ REPORT_FILE = "training_report.json"
 # Settings a resumed run may change: they do not alter what has been trained so far.
 RESUMABLE_CHANGES = ("epochs", "threads", "device", "cache_dir")
 
+ValidationHook = Callable[[int, CrasModel, dict[str, float]], None]
+"""Called after each validation as ``hook(epoch, model, figures)``.
+
+``figures`` is a copy of the validation figures the checkpoint choice sees. The
+model is the one in training: a hook may score it (in eval mode, restoring the
+mode after) but must not change it.
+"""
+
 
 @dataclass
 class TrainResult:
@@ -66,6 +75,34 @@ class TrainResult:
     report_path: Path
     metadata: ModelMetadata
     report: dict
+
+    def summary(self) -> str:
+        """What ``station train`` prints at the end: chosen epoch, validation, threshold, time."""
+        report = self.report
+        calibration = report["calibration"]
+        val = report["val_at_chosen_epoch"]
+        nan = float("nan")
+        text = (
+            f"\nModel written to {self.model_dir} (chosen epoch {report['chosen_epoch']} of "
+            f"{report['epochs_run']})\n"
+            "Validation with held-out synthetic defects: "
+            f"tile I-AUROC {val.get('val_image_auroc', nan):.3f}, "
+            f"P-AUROC {val.get('val_pixel_auroc', nan):.3f}\n"
+            f"Threshold {calibration['pixel_threshold']:.4f} for at most "
+            f"{calibration['target_false_alarms_per_m']} false alarms/m: "
+            f"{calibration['achieved_false_alarms_per_m']:.2f}/m on "
+            f"{calibration['validation_metres']:.2f} m of validation fabric\n"
+            f"Time: {report['timings']['total_s']:.0f} s; report: {self.report_path}"
+        )
+        supported = calibration.get("supported_false_alarms_per_m")
+        if supported is not None and supported > calibration["target_false_alarms_per_m"]:
+            text += (
+                f"\nNote: {calibration['validation_metres']:.2f} m of validation fabric cannot "
+                f"confirm {calibration['target_false_alarms_per_m']}/m; up to {supported:.1f}/m "
+                "is still plausible (95 % bound). Give more defect-free validation fabric for a "
+                "tighter budget."
+            )
+        return text
 
 
 def build_model(config: TrainConfig, classes: list[str]) -> tuple[CrasModel, str]:
@@ -120,17 +157,19 @@ def fit_statistics(model: CrasModel, raw: torch.Tensor, class_index: torch.Tenso
     model.centers.copy_(model.adaptor(model.standardise(class_means)))
 
 
-def _image_heights(tiles: TileSet) -> list[int]:
-    used = sorted(set(tiles.image_index.tolist()))
-    heights = []
-    for number in used:
-        with Image.open(tiles.items[number].path) as image:
-            heights.append(image.size[1])
-    return heights
+class TrainingRun:
+    """State of one training run (kept together so resume restores all of it).
 
+    :func:`train` drives one; benchmarks drive one by hand with :func:`train_epoch`.
 
-class _Run:
-    """State of one training run (kept together so resume restores all of it)."""
+    Attributes:
+        config: The run's settings.
+        model: The model being trained (adaptor and discriminator).
+        generator: The run's seeded random stream (batch order, positions, noise).
+        history: One record per finished epoch (loss, accuracies, validation figures).
+        choice: The checkpoint choice so far (``training/selection.py``).
+        start_epoch: The first epoch still to train (after a resume, the one after the last).
+    """
 
     def __init__(self, config: TrainConfig, model: CrasModel) -> None:
         self.config = config
@@ -147,12 +186,15 @@ class _Run:
         self.start_epoch = 1
 
     def modules(self) -> dict[str, torch.nn.Module]:
+        """The trained modules by name (what a checkpoint holds)."""
         return {"adaptor": self.model.adaptor, "discriminator": self.model.discriminator}
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers by name (their state goes into a checkpoint too)."""
         return {"adaptor": self.adaptor_optimizer, "discriminator": self.discriminator_optimizer}
 
     def snapshot(self) -> dict[str, torch.Tensor]:
+        """A copy of the trained modules' weights, keyed ``module.parameter``."""
         return {
             f"{name}.{key}": value.detach().clone()
             for name, module in self.modules().items()
@@ -160,6 +202,7 @@ class _Run:
         }
 
     def restore(self, snapshot: dict[str, torch.Tensor]) -> None:
+        """Load weights taken with :meth:`snapshot` back into the modules."""
         for name, module in self.modules().items():
             prefix = f"{name}."
             module.load_state_dict(
@@ -167,6 +210,7 @@ class _Run:
             )
 
     def save(self, folder: Path, epoch: int) -> None:
+        """Write a checkpoint of everything a resume needs after ``epoch``."""
         save_checkpoint(
             folder,
             modules=self.modules(),
@@ -182,6 +226,11 @@ class _Run:
         )
 
     def resume(self, folder: Path) -> None:
+        """Continue from the checkpoint in ``folder``.
+
+        Raises:
+            ConfigError: the checkpoint was made with other settings, or by an older version.
+        """
         info, best = load_checkpoint(
             folder, modules=self.modules(), optimizers=self.optimizers(), generator=self.generator
         )
@@ -207,9 +256,21 @@ class _Run:
         self.start_epoch = info["epoch"] + 1
 
 
-def _train_epoch(
-    run: _Run, raw: torch.Tensor, class_index: torch.Tensor, epoch: int, *, progress: bool
+def train_epoch(
+    run: TrainingRun, raw: torch.Tensor, class_index: torch.Tensor, epoch: int, *, progress: bool
 ) -> EpochStats:
+    """One epoch of adaptor and discriminator training on cached backbone features.
+
+    Args:
+        run: The run; its generator and optimizers advance.
+        raw: Raw backbone features ``[tiles, positions, dim]`` on the model's device.
+        class_index: Class of each tile ``[tiles]``.
+        epoch: Number shown in the progress bar and returned in the statistics.
+        progress: Show a progress bar.
+
+    Returns:
+        Mean loss and accuracies of the epoch and its duration.
+    """
     config, model = run.config, run.model
     device = model_device(model)
     distance_guided = components(config.variant).distance_guided
@@ -289,7 +350,12 @@ def _train_epoch(
 
 
 def train(
-    config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    on_validation: ValidationHook | None = None,
 ) -> TrainResult:
     """Train, validate, calibrate and save one multi-class model.
 
@@ -299,6 +365,8 @@ def train(
             ``training_report.json``, ``checkpoint/``, ``cache/``).
         resume: Continue from ``out_dir/checkpoint``.
         progress: Show progress bars.
+        on_validation: Called after each validation (see :data:`ValidationHook`); research
+            tools record their own figures of the model here. Training does not depend on it.
 
     Raises:
         TrainingDidNotLearnError: the run stayed at chance (no model is written).
@@ -358,17 +426,19 @@ def train(
     # The training features go to the GPU once (0.8 MB per tile); on the CPU this is a no-op.
     raw_train, class_index = raw_train.to(device), class_index.to(device)
 
-    run = _Run(config, model)
+    run = TrainingRun(config, model)
     checkpoint_dir = out_dir / CHECKPOINT_DIR
     if resume:
         run.resume(checkpoint_dir)
         log.info("resuming at epoch %d of %d", run.start_epoch, config.epochs)
     mark = time.perf_counter()
     for epoch in range(run.start_epoch, config.epochs + 1):
-        stats = _train_epoch(run, raw_train, class_index, epoch, progress=progress)
+        stats = train_epoch(run, raw_train, class_index, epoch, progress=progress)
         record = asdict(stats)
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             figures = validation_figures(model, raw_val, val_tiles)
+            if on_validation is not None:
+                on_validation(epoch, model, dict(figures))
             record.update(figures)
             run.choice.add(epoch, figures["val_score"], run.snapshot())
         run.history.append(record)
@@ -440,7 +510,7 @@ def _calibrate(
     model: CrasModel, raw_val_normal: torch.Tensor, val_normal: TileSet, config: TrainConfig
 ) -> Calibration:
     scores, maps, _ = score_cached(model, raw_val_normal)
-    metres = fabric_metres(_image_heights(val_normal), mm_per_px=config.mm_per_px)
+    metres = fabric_metres(image_heights(val_normal), mm_per_px=config.mm_per_px)
     image_maps, image_valid = stitch_tile_maps(
         maps, val_normal.image_index, val_normal.boxes, val_normal.fabric
     )

@@ -158,7 +158,7 @@ def test_resume_extends_a_run_to_the_uninterrupted_result(trained, mvtec_root, t
 
 
 def test_resume_after_an_interruption(trained, mvtec_root, tmp_path, monkeypatch) -> None:
-    real_epoch = trainer_module._train_epoch
+    real_epoch = trainer_module.train_epoch
 
     def interrupted_at_epoch_3(run, raw, class_index, epoch, *, progress):
         if epoch == 3:
@@ -166,7 +166,7 @@ def test_resume_after_an_interruption(trained, mvtec_root, tmp_path, monkeypatch
         return real_epoch(run, raw, class_index, epoch, progress=progress)
 
     folder = tmp_path / "interrupted"
-    monkeypatch.setattr(trainer_module, "_train_epoch", interrupted_at_epoch_3)
+    monkeypatch.setattr(trainer_module, "train_epoch", interrupted_at_epoch_3)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_train_config(mvtec_root), folder, progress=False)
     monkeypatch.undo()
