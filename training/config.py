@@ -1,20 +1,23 @@
 """Training configuration: one typed model, defaults a user should get.
 
 Defaults are chosen for a 2-core CPU without a GPU: the four AITEX fabrics
-train in well under 15 minutes (measured; see docs/results.md) and the
+train in well under 15 minutes (measured; see docs/quality.md) and the
 model learns (CRAS.md section 10). ``station train`` prints them before it
-starts, so nothing is hidden.
+starts, so nothing is hidden, and takes its option choices and defaults from
+the fields below.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import yaml
 from pydantic import Field, model_validator
 
 from training.cras.variants import Variant
-from training.typed_config import StrictModel
+from training.errors import ConfigError
+from training.typed_config import StrictModel, validate_config
 
 
 class TrainConfig(StrictModel):
@@ -50,7 +53,7 @@ class TrainConfig(StrictModel):
     noise_adjust: float = Field(0.3, ge=0, description="k of DAFS")
     # The trained discriminator is confident: at T = 1 a quarter of the AITEX test tiles
     # score exactly 1.0 in fp32 (ties); the default model's largest test logit is 65.2
-    # (docs/results.md), 0.99971 at T = 8.
+    # (docs/research/), 0.99971 at T = 8.
     score_temperature: float = Field(
         8.0, gt=0, description="patch score = sigmoid(logit / T); keeps scores below fp32's 1.0"
     )
@@ -83,3 +86,33 @@ class TrainConfig(StrictModel):
         fields = self.model_dump(mode="json")
         width = max(len(k) for k in fields)
         return "\n".join(f"  {k:<{width}}  {v}" for k, v in fields.items())
+
+
+def load_train_config(config_file: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Settings from a YAML file (if any) with ``overrides`` on top, validated.
+
+    Args:
+        config_file: YAML file of TrainConfig fields, or None.
+        overrides: Field values that beat the file's (``None`` values are ignored).
+
+    Raises:
+        ConfigError: the file is missing or not a mapping, no data folder is given,
+            a field is invalid, or the data folder does not exist.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        if not config_file.is_file():
+            raise ConfigError(f"--config {config_file} does not exist", hint="check the path")
+        loaded = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{config_file} must hold a mapping of TrainConfig fields")
+        values.update(loaded)
+    values.update({name: value for name, value in overrides.items() if value is not None})
+    if "data" not in values:
+        raise ConfigError("no training data given", hint="pass --data DIR (or `data:` in --config)")
+    config = validate_config(TrainConfig, values, source=str(config_file or "command line"))
+    if not Path(config.data).is_dir():
+        raise ConfigError(
+            f"--data {config.data} is not a folder", hint="point --data at the data set"
+        )
+    return config
