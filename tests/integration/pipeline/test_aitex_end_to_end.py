@@ -3,7 +3,7 @@
 Defect strips: a defect must be reported where the mask is (hit rate), and
 the box its mm figures describe, mapped back through the configured geometry,
 must meet the mask. Defect-free strips: false alarms per metre within the model's
-calibrated budget. See tests/integration/pipeline/aitex_measure.py for the
+calibrated budget. See experiments/aitex_measure.py for the
 set-up; run that module by hand to measure a model.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
+from experiments.aitex_measure import measure
 from tests.conftest import require
-from tests.integration.pipeline.aitex_measure import measure
 
 # Measured (docs/results.md): the CI model (4 epochs) hit 6 of 10 defect strips,
 # 3 of them localised (the others light up most of a strip of fabric 00 or 02).

@@ -1,8 +1,9 @@
-"""Tile I-AUROC when the tiles that hold only a tiny defect are left out.
+"""``python -m experiments.sliver_tiles --data DIR --cache-dir CACHE --model A --model B``
 
-A measurement tool, not a test (docs/results.md, "Defects smaller than a feature
-cell"): ``python -m tests.integration.training.sliver_tiles --data DIR --cache-dir
-CACHE --model A --model B ...`` scores the AITEX test split with each model (cached
+Tile I-AUROC when the tiles that hold only a tiny defect are left out.
+
+A measurement tool (the research record in docs/research/, "Defects smaller than a
+feature cell"). It scores the AITEX test split with each model (cached
 backbone features when the cache has them) and prints, per model and fabric, the tile
 I-AUROC with every defective tile counted (the product's metric) and with the defective
 tiles that hold fewer than N defect pixels left out of the ranking altogether (neither
@@ -54,7 +55,7 @@ def sliver_table(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--data", type=Path, required=True, help="AITEX folder")
     parser.add_argument("--cache-dir", type=Path, default=None, help="backbone feature cache")
     parser.add_argument("--model", type=Path, action="append", required=True)

@@ -1,7 +1,9 @@
-"""Experiment: backbone features of tiles seen with context around them, in the cache's format.
+"""``python -m experiments.mirrored_features --data DIR --out runs/cache_mirror``
 
-A measurement tool, not a test (docs/results.md, "An experiment: mirroring the tile
-before the backbone"). Every tile gets ``--margin`` px of context on each side before the
+Experiment: backbone features of tiles seen with context around them, in the cache's format.
+
+A measurement tool (the research record in docs/research/, "An experiment: mirroring the
+tile before the backbone"). Every tile gets ``--margin`` px of context on each side before the
 backbone, and the embedded map is cropped back to the tile's own grid, so no kept position
 sees the backbone's zero padding. ``--context mirror`` reflects the tile itself;
 ``--context strip`` takes the fabric around the tile in its own image (its neighbours on
@@ -11,8 +13,6 @@ standard cache key of the default model, so the unchanged ``station train`` and 
 evaluate`` with ``--cache-dir OUT`` train and score on them (the station's pipeline does
 neither: this is an experiment, not a product setting; it costs ((S + 2 margin) / S)^2 the
 backbone work).
-
-``python -m tests.integration.training.mirrored_features --data DIR --out runs/cache_mirror``
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _write(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--data", type=Path, required=True, help="AITEX folder")
     parser.add_argument("--out", type=Path, required=True, help="cache folder to write")
     parser.add_argument("--margin", type=int, default=64, help="px of context on each side")

@@ -1,10 +1,11 @@
-"""CRAS (and the paper's other ablations) against variant A over many seeds.
+"""``python -m experiments.seed_sweep --data DIR --seeds 0-9 --device cuda --json sweep.json``
+
+CRAS (and the paper's other ablations) against variant A over many seeds.
 
 Test figures are recorded at every validation epoch.
 
-A measurement tool, not a test (docs/results.md, "CRAS against variant A over ten
-seeds"): ``python -m tests.integration.training.seed_sweep --data DIR --seeds 0-9
---device cuda --json sweep.json`` trains CRAS and variant A per seed
+A measurement tool (docs/research/cras_vs_variant_a.md; the saved runs are in
+experiments/results/). It trains CRAS and variant A per seed
 (``--variants`` adds ``no-dafs`` and ``no-crd``, training.cras.variants) with the real
 :func:`training.trainer.train` (defaults, the checkpoint chosen on validation as always)
 and prints, for each variant against A, the paired table for three ways of choosing
@@ -13,7 +14,7 @@ the checkpoint: the product's (validation score averaged with the evaluation bef
 only read the validation scores in the history, so saved runs can be re-scored under
 any of them (``--table-only``). Test figures at every validation epoch
 are recorded beside the run to make that comparison possible; the trainer never
-sees them (they are computed in a wrapper around its validation call).
+sees them (they are computed in its ``on_validation`` hook, after each validation).
 
 Tile I-AUROC and fabric-pixel P-AUROC are computed in torch on the scoring device
 (about 87 million test pixels per evaluation, 8 evaluations per run), and checked
@@ -34,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import training.trainer as trainer_module
 from training.config import TrainConfig
+from training.cras.model import CrasModel
 from training.cras.variants import VARIANTS
 from training.data.datasets import load_tiles
 from training.data.items import TileSet
@@ -44,6 +45,7 @@ from training.evaluate import metrics_by_class, score_model
 from training.features import cached_features
 from training.model_file import load_model
 from training.selection import chosen_epoch
+from training.trainer import build_model, train
 
 RULES = ("window", "maximum", "last")
 
@@ -72,7 +74,8 @@ class TestFigures:
         self.class_index = torch.from_numpy(tiles.class_index).to(device)
 
     @torch.no_grad()
-    def __call__(self, model) -> dict:
+    def __call__(self, model: CrasModel) -> dict:
+        """Test figures of ``model`` now (its train/eval mode is restored after)."""
         was_training = model.training
         model.eval()
         scores, maps = [], []
@@ -151,6 +154,7 @@ def all_tables(runs: list[dict]) -> str:
 
 
 def parse_seeds(text: str) -> list[int]:
+    """``"0-9"`` -> 0 to 9; ``"1,4"`` -> [1, 4]."""
     if "-" in text:
         first, last = text.split("-")
         return list(range(int(first), int(last) + 1))
@@ -158,6 +162,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def parse_variants(text: str) -> list[str]:
+    """Comma-separated variant names, checked against training.cras.variants."""
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown or not names:
@@ -166,7 +171,8 @@ def parse_variants(text: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """Train and record the runs not yet in ``--json``, then print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--data", type=Path, required=True, help="AITEX folder")
     parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="e.g. 0-9")
     parser.add_argument(
@@ -193,21 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.work / "cache"
     test = load_tiles(args.data, layout="aitex", split="test", progress=False)
     probe = TrainConfig(data=args.data, device=args.device)
-    model, weights_sha = trainer_module.build_model(probe, list(test.classes))
+    model, weights_sha = build_model(probe, list(test.classes))
     raw_test = cached_features(
         model.to(device), test, weights_sha256=weights_sha, cache_dir=cache, desc="test"
     )
     figures = TestFigures(test, raw_test, device)
 
     trace: list[dict] = []
-    validation_figures = trainer_module.validation_figures
 
-    def validation_and_test(model, raw_val, val_tiles):
-        result = validation_figures(model, raw_val, val_tiles)
-        trace.append(dict(result, **figures(model)))
-        return result
+    def record_test_figures(epoch: int, model: CrasModel, validation: dict[str, float]) -> None:
+        trace.append(dict(validation, **figures(model)))
 
-    trainer_module.validation_figures = validation_and_test
     done = {(r["seed"], r["variant"]) for r in runs}
     for seed in args.seeds:
         for variant in args.variants:
@@ -224,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
                 device=args.device,
                 cache_dir=cache,
             )
-            result = trainer_module.train(config, args.work / f"{variant}_s{seed}", progress=False)
+            result = train(
+                config,
+                args.work / f"{variant}_s{seed}",
+                progress=False,
+                on_validation=record_test_figures,
+            )
             if not runs:  # the torch metric must agree with the product's
                 saved, _ = load_model(result.model_dir)
                 product = metrics_by_class(

@@ -1,7 +1,10 @@
-"""Replay real AITEX strips through the pipeline and score what it reports against the masks.
+"""``python -m experiments.aitex_measure MODEL_DIR [--aitex DIR]``
 
-Used by the slow end-to-end test and, by hand, to measure a model:
-``python -m tests.integration.pipeline.aitex_measure MODEL_DIR`` prints the figures.
+Replay real AITEX strips through the pipeline and score what it reports against the masks.
+
+Run by hand, it prints the figures of one model; the slow end-to-end test
+(tests/integration/pipeline/test_aitex_end_to_end.py) calls :func:`measure` and
+asserts on them.
 
 Set-up: test strips of the model's fabrics (the project split: defect strips
 and defect-free strips 17-20), alternating, played end to end as one web,
@@ -281,7 +284,7 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("--aitex", type=Path, default=Path("../shared/datasets/aitex"))
     parser.add_argument("--defect-strips", type=int, default=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from tests.integration.training.center_structure import (
+from experiments.center_structure import (
     edge_profile,
     match_offsets,
     peak_rings,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.training.seed_sweep import all_tables, paired_table
+from experiments.seed_sweep import all_tables, paired_table
 
 
 def _run(seed: int, variant: str, image: list[float], pixel: list[float]) -> dict:

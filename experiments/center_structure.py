@@ -1,9 +1,9 @@
-"""What the contextual centers hold on a textile web, and where normal tiles peak.
+"""``python -m experiments.center_structure --data DIR [--model M ...]``
 
-A measurement tool, not a test (docs/results.md, "What the contextual centers hold"),
-label-free: it reads the train and validation splits only.
+What the contextual centers hold on a textile web, and where normal tiles peak.
 
-``python -m tests.integration.training.center_structure --data DIR [--model M ...]``
+A measurement tool (the research record in docs/research/, "What the contextual
+centers hold"), label-free: it reads the train and validation splits only.
 
 1. Fits the centers of a fresh default model on the training tiles (adaptor at its
    initial weights, as training does) and prints, per fabric, how far the center
@@ -115,7 +115,7 @@ def ring_groups(grid: int) -> list[tuple[str, int, int]]:
 
 @torch.no_grad()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--data", type=Path, required=True, help="AITEX folder")
     parser.add_argument("--model", type=Path, action="append", default=[], help="model folder")
     parser.add_argument("--cache-dir", type=Path, default=Path("runs/cache"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.integration.training.mirrored_features import (
+from experiments.mirrored_features import (
     mirrored_embedding,
     strip_windows,
     window_embedding,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tests.integration.training.sliver_tiles import sliver_table
+from experiments.sliver_tiles import sliver_table
 
 
 def test_slivers_are_left_out_not_counted_as_normal() -> None:
