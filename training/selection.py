@@ -3,7 +3,7 @@
 The validation set is small (on AITEX, 114 defect-free tiles and as many
 copies with planted defects), so one evaluation's score is noisy: the plain
 maximum over a run picks whichever epoch was luckiest, and on AITEX it once
-kept epoch 2 of 16, a model far from converged, by 0.0007 (docs/results.md).
+kept epoch 2 of 16, a model far from converged, by 0.0007 (docs/research/cras_vs_variant_a.md).
 Each evaluation is therefore judged by the mean of its own validation score and
 that of the evaluation just before it: an epoch is kept only after two good
 evaluations in a row, not on one lucky score. The first evaluation has none

@@ -17,7 +17,7 @@ from scipy import stats
 from experiments.aitex_measure import measure
 from tests.conftest import require
 
-# Measured (docs/results.md): the CI model (4 epochs) hit 6 of 10 defect strips,
+# Measured (docs/research/false_alarms.md): the CI model (4 epochs) hit 6 of 10 defect strips,
 # 3 of them localised (the others light up most of a strip of fabric 00 or 02).
 MIN_HIT_RATE = 0.5
 MIN_LOCALISED_HITS = 2
