@@ -4,7 +4,7 @@ The model (fixture ``aitex_model_dir``) is trained by ``station train`` on the
 train split of all four fabrics with a reduced budget, its checkpoint chosen
 and its threshold calibrated on the val split; here ``station evaluate``
 scores the test split. The floors sit just under what this budget measured
-(docs/results.md); a change that makes training worse fails CI.
+(docs/research/false_alarms.md); a change that makes training worse fails CI.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from station.cli import main
 from training.learning import CHANCE_LOSS
 
 # Measured with this budget (4 epochs, seed 0, scores sigmoid(logit / 8)) on 2026-11-23:
-# tile I-AUROC 0.734, P-AUROC 0.825 (docs/results.md; 0.733 / 0.817 with the plain
+# tile I-AUROC 0.734, P-AUROC 0.825 (docs/research/false_alarms.md; 0.733 / 0.817 with the plain
 # sigmoid). The floors leave room for CPU-level numeric noise.
 MIN_IMAGE_AUROC = 0.70
 MIN_PIXEL_AUROC = 0.78
