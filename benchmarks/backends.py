@@ -175,7 +175,7 @@ def prepare_model(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path |
 
     model_dir = Path(args.model) if args.model else None
     if model_dir is None:
-        from tests.helpers.models import make_model_dir
+        from training.testing import make_model_dir
 
         model_dir = make_model_dir(scratch / "model", tile_px=args.tile_px, classes=("a", "b"))
         print(f"(untrained {args.tile_px}-px EfficientNet-Lite0 model made in {model_dir})")

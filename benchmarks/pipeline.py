@@ -59,7 +59,7 @@ from training.model_file import read_metadata  # noqa: E402
 def _model(args: argparse.Namespace, scratch: Path) -> Path:
     if args.model is not None:
         return args.model
-    from tests.helpers.models import make_model_dir
+    from training.testing import make_model_dir
 
     return make_model_dir(scratch / "model", classes=("grey_twill",), tile_px=args.tile_px)
 

@@ -2,7 +2,7 @@
 
 Runs the whole ``station export --format onnx`` path: export, ONNX Runtime on
 the CPU, PyTorch reference, parity report. The model is the shipped class on
-the real EfficientNet-Lite0 weights, untrained (tests/helpers/models.py).
+the real EfficientNet-Lite0 weights, untrained (training/testing.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import torch
 from engines.backends.onnxruntime_backend import OnnxRuntimeBackend
 from engines.export import export_model
 from engines.parity_tiles import aitex_parity_tiles
-from tests.helpers.models import shared_model_dir
 from training.model_file import load_model
+from training.testing import shared_model_dir
 
 TILE_PX = 256
 

@@ -25,8 +25,8 @@ from engines.export import export_model
 from engines.parity_tiles import generated_parity_tiles
 from engines.tensorrt import gpu_identity, read_engine_file, write_engine_file
 from tests.conftest import require
-from tests.helpers.models import fabric_tiles, shared_model_dir
 from training.model_file import load_model
+from training.testing import fabric_tiles, shared_model_dir
 
 pytestmark = pytest.mark.gpu
 

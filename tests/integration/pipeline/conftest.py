@@ -11,7 +11,7 @@ from station.pipeline.config import StationConfig
 from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.migrate import upgrade_database
-from tests.helpers.models import make_model_dir
+from training.testing import make_model_dir
 
 TILE_PX = 64
 
@@ -20,7 +20,7 @@ TILE_PX = 64
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real CRAS model folder on EfficientNet-Lite0, untrained, 64 px grey tiles.
 
-    Its calibration is made up (tests/helpers/models.py): scores mean nothing,
+    Its calibration is made up (training/testing.py): scores mean nothing,
     so these tests check the pipeline's mechanics, not detection quality.
     """
     return make_model_dir(

@@ -21,9 +21,9 @@ from engines.backends.onnxruntime_backend import OnnxRuntimeBackend, onnxruntime
 from engines.backends.torch_backend import TorchBackend
 from engines.errors import ArtefactError, BackendUnavailableError, EngineMismatchError
 from engines.export import export_onnx
-from tests.helpers.models import fabric_tiles, shared_model_dir
 from training.errors import ConfigError
 from training.model_file import load_model
+from training.testing import fabric_tiles, shared_model_dir
 
 MAX_BATCH = 4
 TOLERANCE = {"fp32": 2e-5, "fp16": 2e-2}

@@ -17,9 +17,9 @@ from engines.backends.torch_backend import TorchBackend
 from engines.errors import ArtefactError, BackendUnavailableError
 from engines.export import ArtefactMetadata, export_onnx
 from engines.tensorrt.header import EngineHeader, sha256_hex, write_engine_file
-from tests.helpers.models import shared_model_dir
 from training.errors import ConfigError
 from training.model_file import load_model
+from training.testing import shared_model_dir
 
 TENSORRT_INSTALLED = importlib.util.find_spec("tensorrt") is not None
 NO_GPU = not torch.cuda.is_available()

@@ -1,6 +1,6 @@
 """ONNX export: graph contract, the CenterMatch node and its function body, metadata, errors.
 
-The model is a real, untrained 64-px CRAS model (tests/helpers/models.py);
+The model is a real, untrained 64-px CRAS model (training/testing.py);
 ONNX Runtime runs every exported file as is, and its outputs are compared
 with the PyTorch model's on seeded generated fabric (real AITEX tiles:
 tests/integration/engines/test_onnx_parity_aitex.py).
@@ -26,9 +26,9 @@ from engines.export.onnx_graph import fold_constants, tensorrt_onnx
 from engines.tensorrt.build import parser_input
 from engines.tensorrt_plugin import check_center_match_nodes, make_center_match_node
 from engines.tensorrt_plugin.onnx_node import center_match_opset
-from tests.helpers.models import fabric_tiles, shared_model_dir
 from training.cras.center_matching import center_match_reference
 from training.model_file import load_model
+from training.testing import fabric_tiles, shared_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from engines.export.formats import BuildRequest
 from engines.export.pipeline import resolve_output_path
 from engines.parity_tiles import generated_parity_tiles
 from station.cli import main
-from tests.helpers.models import shared_model_dir
+from training.testing import shared_model_dir
 
 TENSORRT_INSTALLED = importlib.util.find_spec("tensorrt") is not None
 

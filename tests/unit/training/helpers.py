@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tests.helpers.models import fabric_tiles
 from training.backbones import FeatureBackbone
 from training.config import TrainConfig
 from training.cras.model import CrasModel, ModelSpec
 from training.data.fabric import GREY_PRESETS, preset, render_fabric
+from training.testing import fabric_tiles
 from training.trainer import fit_statistics
 
 TILE_PX = 64

@@ -1,4 +1,6 @@
-"""Real, untrained CRAS model folders for export, parity and backend tests.
+"""Real, untrained CRAS model folders for tests and benchmarks (like ``numpy.testing``).
+
+Public so that benchmarks and tests share one recipe; the product never imports it.
 
 :func:`make_model_dir` builds the shipped model class on the real backbone
 (EfficientNet-Lite0 with its ImageNet weights), fits what training would fit
@@ -154,7 +156,7 @@ def make_model_dir(
         path,
         backbone_weights_sha256=digest,
         calibration=calibration,
-        training={"note": "untrained test model from tests/helpers/models.py", "seed": seed},
+        training={"note": "untrained test model from training/testing.py", "seed": seed},
     )
     return Path(path)
 
