@@ -1,4 +1,4 @@
-"""``station report``: a roll's defect report and 4-point grade as CSV or JSON."""
+"""``station report``: a roll's defect report and 4-point grade as CSV, JSON or PDF."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import uuid
 from station.cli.db_command import add_store_arguments
 from station.store.config import load_store_config
 from station.store.export import ReportFormat, write_roll_report
+from station.store.images import ImageStore
+from station.store.pdf_report import write_pdf_report
 from station.store.repository import DefectRepository
 from training.errors import ConfigError
+
+PDF_FORMAT = "pdf"
 
 
 def _roll_key(text: str) -> uuid.UUID:
@@ -20,7 +24,7 @@ def _roll_key(text: str) -> uuid.UUID:
 
 
 def _report(args: argparse.Namespace) -> int:
-    config = load_store_config(args.config, url=args.url)
+    config = load_store_config(args.config, url=args.url, image_root=args.image_root)
     repository = DefectRepository.connect(config.url, connect_timeout_s=config.connect_timeout_s)
     try:
         if args.list:
@@ -41,9 +45,19 @@ def _report(args: argparse.Namespace) -> int:
             roll_key=args.roll_key, lot_number=None if args.roll_key else args.roll
         )
         limit = args.limit if args.limit is not None else config.grade_limit_points_per_100yd2
-        result = write_roll_report(
-            repository, roll.key, args.out, report_format=args.format, limit_points_per_100yd2=limit
-        )
+        if args.format == PDF_FORMAT:
+            images = ImageStore(config.image_root) if config.image_root.is_dir() else None
+            result = write_pdf_report(
+                repository, images, roll.key, args.out, limit_points_per_100yd2=limit
+            )
+        else:
+            result = write_roll_report(
+                repository,
+                roll.key,
+                args.out,
+                report_format=args.format,
+                limit_points_per_100yd2=limit,
+            )
         summary = repository.roll_summary(roll.key, limit_points_per_100yd2=limit)
     finally:
         repository.close()
@@ -62,7 +76,7 @@ def _report(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``station report``."""
     parser = subparsers.add_parser(
-        "report", help="write a roll's defect report and grade (CSV/JSON)"
+        "report", help="write a roll's defect report and grade (CSV/JSON/PDF)"
     )
     add_store_arguments(parser)
     parser.add_argument("--roll", default=None, help="lot number of the roll")
@@ -72,7 +86,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="roll key, when a lot number was inspected more than once",
     )
-    parser.add_argument("--format", choices=[f.value for f in ReportFormat], default="csv")
+    parser.add_argument(
+        "--format",
+        choices=[*(f.value for f in ReportFormat), PDF_FORMAT],
+        default="csv",
+        help="csv or json (every field), or pdf (grade, roll map, defect table with pictures)",
+    )
     parser.add_argument("--out", default=None, help="file to write")
     parser.add_argument(
         "--limit",
