@@ -9,16 +9,12 @@ What an engineer runs first on a new station::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from station.acquisition.config import CameraConfig
-from station.acquisition.harvesters_source import HarvestersSource
-from station.acquisition.pixel_formats import PIXEL_FORMATS
+from station.acquisition.grab import grab_frames
 from station.acquisition.producer import DeviceDescription, GenTLProducer
 from training.errors import ConfigError
 from training.typed_config import validate_config
@@ -114,38 +110,14 @@ def _progress(text: str, *, done: bool) -> None:
 
 
 def run_grab(args: argparse.Namespace) -> int:
-    """Grab ``--frames`` frames into ``--out`` as PNGs, plus ``settings.json``."""
-    config = _camera_config(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    report: dict[str, Any] = {"cti_path": str(config.cti_path), "frames": []}
-    source = HarvestersSource(config)
-    try:
-        source.start()
-        pixel_format = source.features.get("PixelFormat")
-        spec = PIXEL_FORMATS.get(str(pixel_format))
-        grey = spec is not None and spec.layout == "mono"
-        report.update(
-            device=source.device.as_dict() if source.device else None,
-            pixel_format=pixel_format,
-            width=source.features.get("Width"),
-            height=source.features.get("Height"),
-            settings_applied=[result.as_dict() for result in source.settings_report],
-            features=source.features,
-        )
-        for index in range(args.frames):
-            block = source.read(timeout_s=args.timeout_s)
-            pixels = block.pixels[:, :, 0] if grey else block.pixels
-            name = f"frame_{index:04d}.png"
-            Image.fromarray(pixels).save(args.out / name)
-            report["frames"].append(
-                {"file": name, "shape": list(pixels.shape), "first_line": block.first_line}
-            )
-            _progress(f"grabbed {index + 1}/{args.frames} frames", done=index + 1 == args.frames)
-    finally:
-        source.stop()
-        report["stats"] = vars(source.stats)
-        # Written even when grabbing failed half-way, so what was read is not lost.
-        settings_path = args.out / "settings.json"
-        settings_path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    print(f"saved {len(report['frames'])} frame(s) and {settings_path}")
+    """Grab ``--frames`` frames into ``--out`` (PNGs and settings.json)."""
+    result = grab_frames(
+        _camera_config(args),
+        args.out,
+        frames=args.frames,
+        progress=lambda done, wanted: _progress(
+            f"grabbed {done}/{wanted} frames", done=done == wanted
+        ),
+    )
+    print(f"saved {len(result.frame_files)} frame(s) and {result.settings_path}")
     return 0
