@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QPixmap
-from PyQt6.QtWidgets import QGridLayout, QGroupBox, QLabel, QWidget
+from PyQt6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from station.store.images import ImageStore
 from station.store.views import DefectView
@@ -22,7 +22,8 @@ class CropView(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Selected defect", parent)
-        layout = QGridLayout(self)
+        layout = QVBoxLayout(self)
+        images = QHBoxLayout()
         self.crop = QLabel()
         self.heatmap = QLabel()
         for image in (self.crop, self.heatmap):
@@ -34,10 +35,12 @@ class CropView(QGroupBox):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #c62828;")
-        layout.addWidget(self.crop, 0, 0)
-        layout.addWidget(self.heatmap, 0, 1)
-        layout.addWidget(self.facts, 1, 0, 1, 2)
-        layout.addWidget(self.message, 2, 0, 1, 2)
+        images.addWidget(self.crop)
+        images.addWidget(self.heatmap)
+        images.addStretch(1)
+        layout.addLayout(images)
+        layout.addWidget(self.facts)
+        layout.addWidget(self.message)
 
     def show_defect(
         self,

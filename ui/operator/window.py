@@ -444,7 +444,8 @@ class OperatorWindow(QMainWindow):
                 f"model {self.config.model.path} ({info.model_hash[:12]}), tiles {info.tile_px} px",
             )
             self.controls.model.setText(
-                f"{self.config.model.path.name}: {info.name} {info.precision} {info.device}"
+                f"{self.config.model.path}\n{info.name}, {info.precision}, {info.device}, "
+                f"classes: {', '.join(info.classes)}"
             )
         if session.phase is Phase.FAILED and session.problem and not session.busy:
             if self.lights.lights["model"].light is not Light.BAD:

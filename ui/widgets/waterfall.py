@@ -77,6 +77,8 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
         self.mm_per_px = 1.0
         self.mm_per_row = 1.0
         self._threshold_level = 128
+        self._rect = QRectF(0.0, 0.0, 1.0, 1.0)
+        self._rect_pending = False
         self._defects: deque[MarkedDefect] = deque(maxlen=200)
         self._boxes: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
         self.max_boxes = max_boxes
@@ -125,6 +127,10 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
         # Newest row first (top): the ring's slice reversed is still a view, no copy.
         self.web_image.setImage(self._pixels[start:end][::-1], autoLevels=False)
         self.heat_image.setImage(self._scores[start:end][::-1], autoLevels=False)
+        if self._rect_pending:
+            self.web_image.setRect(self._rect)
+            self.heat_image.setRect(self._rect)
+            self._rect_pending = False
         self._place_boxes(self._along[start:end])
 
     # -- internals -------------------------------------------------------------------
@@ -140,10 +146,9 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
         self._written = 0
         self.mm_per_px = preview.mm_per_px
         self.mm_per_row = preview.mm_per_row
-        rect = QRectF(0.0, 0.0, width * self.mm_per_px, self.rows * self.mm_per_row)
-        self.web_image.setRect(rect)
-        self.heat_image.setRect(rect)
-        self.plot.setRange(rect=rect, padding=0.0)
+        self._rect = QRectF(0.0, 0.0, width * self.mm_per_px, self.rows * self.mm_per_row)
+        self._rect_pending = True  # an ImageItem takes its rectangle once it has an image
+        self.plot.setRange(rect=self._rect, padding=0.0)
         if preview.threshold_level != self._threshold_level:
             self._threshold_level = preview.threshold_level
             self.heat_image.setLookupTable(heat_lut(preview.threshold_level))
