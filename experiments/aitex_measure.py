@@ -2,7 +2,8 @@
 
 Replay real AITEX strips through the pipeline and score what it reports against the masks.
 
-Run by hand, it prints the figures of one model; the slow end-to-end test
+Run by hand, it prints the figures of one model (docs/research/false_alarms.md); the
+slow end-to-end test
 (tests/integration/pipeline/test_aitex_end_to_end.py) calls :func:`measure` and
 asserts on them.
 

@@ -2,8 +2,8 @@
 
 What the contextual centers hold on a textile web, and where normal tiles peak.
 
-A measurement tool (the research record in docs/research/, "What the contextual
-centers hold"), label-free: it reads the train and validation splits only.
+A measurement tool (docs/research/contextual_centers.md), label-free: it reads the train
+and validation splits only.
 
 1. Fits the centers of a fresh default model on the training tiles (adaptor at its
    initial weights, as training does) and prints, per fabric, how far the center

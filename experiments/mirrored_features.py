@@ -2,17 +2,16 @@
 
 Experiment: backbone features of tiles seen with context around them, in the cache's format.
 
-A measurement tool (the research record in docs/research/, "An experiment: mirroring the
-tile before the backbone"). Every tile gets ``--margin`` px of context on each side before the
-backbone, and the embedded map is cropped back to the tile's own grid, so no kept position
-sees the backbone's zero padding. ``--context mirror`` reflects the tile itself;
-``--context strip`` takes the fabric around the tile in its own image (its neighbours on
-the web) and reflects only beyond the image border (on AITEX's 256-px-high strips: real
-fabric left and right, mirrored above and below). The files are written under the
-standard cache key of the default model, so the unchanged ``station train`` and ``station
-evaluate`` with ``--cache-dir OUT`` train and score on them (the station's pipeline does
-neither: this is an experiment, not a product setting; it costs ((S + 2 margin) / S)^2 the
-backbone work).
+A measurement tool (docs/research/tile_context.md). Every tile gets ``--margin`` px of
+context on each side before the backbone, and the embedded map is cropped back to the
+tile's own grid, so no kept position sees the backbone's zero padding. ``--context
+mirror`` reflects the tile itself; ``--context strip`` takes the fabric around the tile
+in its own image (its neighbours on the web) and reflects only beyond the image border
+(on AITEX's 256-px-high strips: real fabric left and right, mirrored above and below).
+The files are written under the standard cache key of the default model, so the
+unchanged ``station train`` and ``station evaluate`` with ``--cache-dir OUT`` train and
+score on them (the station's pipeline does neither: this is an experiment, not a product
+setting; it costs ((S + 2 margin) / S)^2 the backbone work).
 """
 
 from __future__ import annotations

@@ -2,15 +2,13 @@
 
 Tile I-AUROC when the tiles that hold only a tiny defect are left out.
 
-A measurement tool (the research record in docs/research/, "Defects smaller than a
-feature cell"). It scores the AITEX test split with each model (cached
-backbone features when the cache has them) and prints, per model and fabric, the tile
-I-AUROC with every defective tile counted (the product's metric) and with the defective
-tiles that hold fewer than N defect pixels left out of the ranking altogether (neither
-normal nor defective). A tile is labelled defective for a single mask pixel, and some
-AITEX defects are a few dozen pixels in all; this says how much of a model's tile
-I-AUROC rests on them. Pixel figures do not depend on the rule.
-"""
+A measurement tool (docs/research/tiny_defects.md). It scores the AITEX test split with
+each model (cached backbone features when the cache has them) and prints, per model and
+fabric, the tile I-AUROC with every defective tile counted (the product's metric) and
+with the defective tiles that hold fewer than N defect pixels left out of the ranking
+altogether (neither normal nor defective). A tile is labelled defective for a single
+mask pixel, and some AITEX defects are a few dozen pixels in all; this says how much of
+a model's tile I-AUROC rests on them. Pixel figures do not depend on the rule."""
 
 from __future__ import annotations
 
