@@ -18,15 +18,10 @@ import argparse
 import logging
 import signal
 import threading
-import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from training.errors import ConfigError, CrasStationError
-
-if TYPE_CHECKING:
-    from station.pipeline.config import StationConfig
 
 logger = logging.getLogger("station.run")
 
@@ -64,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     """Run until the source ends, a limit is reached or a signal arrives."""
     # Imported here: the pipeline pulls in torch, which `station --help` need not wait for.
     from station.pipeline.config import load_station_config
+    from station.pipeline.headless import run_headless
+    from station.pipeline.summary_text import format_summary
 
     _positive("--max-metres", args.max_metres)
     _positive("--max-seconds", args.max_seconds)
@@ -80,46 +77,23 @@ def run(args: argparse.Namespace) -> int:
     for sig in previous:
         signal.signal(sig, on_signal)
     try:
-        return _run(config, args, stop)
+        summary = run_headless(
+            config,
+            stop=stop,
+            max_metres=args.max_metres,
+            max_seconds=args.max_seconds,
+            status_every_s=args.status_every_s,
+            on_started=lambda: print(
+                f"station {config.station.name}: inspecting (Ctrl-C or SIGTERM stops)",
+                flush=True,
+            ),
+        )
+        print(format_summary(summary), flush=True)
+        if summary.error is None:
+            return 0
+        if isinstance(summary.error, CrasStationError):
+            raise summary.error
+        return 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _run(config: StationConfig, args: argparse.Namespace, stop: threading.Event) -> int:
-    from station.pipeline.events import Alarm, UninspectedStretchFound
-    from station.pipeline.orchestrator import Pipeline
-    from station.pipeline.summary_text import format_figures, format_summary
-
-    pipeline = Pipeline(config)
-    pipeline.bus.subscribe(lambda event: logger.warning("ALARM %s", event.message), kinds=(Alarm,))
-    pipeline.bus.subscribe(
-        lambda event: logger.info("uninspected stretch recorded: %s", event.stretch),
-        kinds=(UninspectedStretchFound,),
-    )
-    pipeline.start()
-    print(f"station {config.station.name}: inspecting (Ctrl-C or SIGTERM stops)", flush=True)
-    started = time.monotonic()
-    last_status = started
-    try:
-        while not stop.is_set() and not pipeline.finished:
-            figures = pipeline.figures_now()
-            if args.max_metres is not None and figures.metres_seen >= args.max_metres:
-                logger.info("--max-metres %.3f reached", args.max_metres)
-                break
-            now = time.monotonic()
-            if args.max_seconds is not None and now - started >= args.max_seconds:
-                logger.info("--max-seconds %.1f reached", args.max_seconds)
-                break
-            if args.status_every_s > 0 and now - last_status >= args.status_every_s:
-                logger.info("%s", format_figures(figures))
-                last_status = now
-            stop.wait(timeout=0.2)
-    finally:
-        summary = pipeline.stop()
-    print(format_summary(summary), flush=True)
-    if summary.error is None:
-        return 0
-    if isinstance(summary.error, CrasStationError):
-        raise summary.error
-    return 1
