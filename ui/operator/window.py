@@ -198,7 +198,7 @@ class OperatorWindow(QMainWindow):
         self.shown.clear()
         self._images_of.clear()
         self._stretches = []
-        self.waterfall.clear()
+        self.waterfall.clear_roll()
         self._width_mm = details.width_mm or self.config.roll.width_mm or 1000.0
         self.strip.set_defects([])
         self.strip.set_uninspected([])

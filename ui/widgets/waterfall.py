@@ -87,7 +87,7 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
 
     @property
     def rows_written(self) -> int:
-        """Display rows received since the last :meth:`clear`."""
+        """Display rows received since the last :meth:`clear_roll`."""
         return self._written
 
     @property
@@ -97,7 +97,7 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
             return None
         return float(self._along[self._slice_start() + self.rows - 1])
 
-    def clear(self) -> None:
+    def clear_roll(self) -> None:
         """Forget every row and box (a new roll)."""
         self._pixels = self._scores = self._along = None
         self._written = 0

@@ -54,12 +54,12 @@ def test_the_waterfall_draws_the_web_and_boxes_defects_in_view(qtbot: Any) -> No
     qtbot.addWidget(waterfall)
     waterfall.resize(400, 400)
     waterfall.show()
-    waterfall.mark_defect(
-        MarkedDefect(along_mm=40.0, length_mm=4, across_mm=10, width_mm=6, label="3p")
-    )
-    waterfall.mark_defect(
-        MarkedDefect(along_mm=-500.0, length_mm=4, across_mm=10, width_mm=6, label="old")
-    )
+    waterfall.add_previews([preview(0, 100, level=10)])
+    waterfall.clear_roll()  # a new roll: the old rows go, the view still draws
+    for along_mm, label in ((40.0, "3p"), (-500.0, "long gone")):
+        waterfall.mark_defect(
+            MarkedDefect(along_mm=along_mm, length_mm=4, across_mm=10, width_mm=6, label=label)
+        )
     waterfall.add_previews([preview(0, 100, level=230)])
     qtbot.wait(50)
     image = waterfall.grab().toImage()
