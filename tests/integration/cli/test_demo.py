@@ -2,7 +2,8 @@
 
 The README's first command ends in ``station demo``; on a machine without the
 AITEX data it trains on generated woven fabric, evaluates, and runs a short
-roll through the real pipeline into SQLite. This runs exactly that path.
+roll through the real pipeline into SQLite, then compares the defects it found
+with the ones the synthetic web planted. This runs exactly that path.
 """
 
 from __future__ import annotations
@@ -35,3 +36,33 @@ def test_demo_on_generated_fabric_trains_evaluates_and_logs_a_roll(
         rolls = connection.execute("SELECT count(*) FROM rolls").fetchone()[0]
         defects = connection.execute("SELECT count(*) FROM defects").fetchone()[0]
     assert rolls == 1 and defects > 0
+    _check_truth_table(printed, logged_defects=defects)
+
+
+def _check_truth_table(printed: str, *, logged_defects: int) -> None:
+    """The hit/miss table adds up, and agrees with the roll line and the database."""
+    lines = printed.splitlines()
+    header = next(
+        i for i, line in enumerate(lines) if line.split() == ["kind", "planted", "found", "missed"]
+    )
+    rows = []
+    for line in lines[header + 1 :]:
+        fields = line.split()
+        if len(fields) != 4 or not all(field.isdigit() for field in fields[1:]):
+            break
+        rows.append((fields[0], *map(int, fields[1:])))
+    *kinds, total = rows
+    assert total[0] == "all" and kinds, printed
+    assert total[1:] == tuple(sum(row[i] for row in kinds) for i in (1, 2, 3)), printed
+    assert all(planted == found + missed and planted > 0 for _, planted, found, missed in rows)
+    alarms = re.search(
+        r"False alarms: (\d+) of (\d+) found defects overlap no planted defect, "
+        r"(\d+\.\d) per metre \((\d\.\d\d) m inspected\)",
+        printed,
+    )
+    assert alarms, printed
+    false_alarms, found_defects = int(alarms[1]), int(alarms[2])
+    rate, metres = float(alarms[3]), float(alarms[4])
+    assert found_defects == logged_defects and false_alarms <= found_defects
+    assert rate == pytest.approx(false_alarms / metres, abs=0.1)
+    assert f"{metres:.2f} m inspected" in printed.split("Roll ", 1)[1].splitlines()[0]
