@@ -40,13 +40,26 @@ def test_the_waterfall_shows_the_newest_rows_on_top_from_a_contiguous_ring(qtbot
     for first in range(0, 170, 17):  # wraps the ring several times, blocks not aligned to it
         waterfall.add_previews([preview(first, 17)])
     shown = waterfall.web_image.image
-    assert shown.shape == (50, 64)
-    np.testing.assert_array_equal(shown[:, 0], np.arange(169, 119, -1))  # newest first
+    assert shown.shape == (50, 64, 4)
+    np.testing.assert_array_equal(shown[:, 0, 0], np.arange(120, 170))  # oldest row first
     assert waterfall.rows_written == 170
     assert waterfall.newest_along_mm == pytest.approx(169 * 0.5)
-    ring = waterfall._pixels
+    ring = waterfall._rgba
     start = 170 % 50
-    np.testing.assert_array_equal(ring[start : start + 50][::-1], shown)  # one contiguous slice
+    np.testing.assert_array_equal(ring[start : start + 50], shown)  # one contiguous slice
+
+
+def test_the_overlay_colours_high_scores_and_follows_its_switch(qtbot: Any) -> None:
+    waterfall = WaterfallWidget(rows=20)
+    qtbot.addWidget(waterfall)
+    rows = preview(0, 20, level=100)
+    rows.scores[:, 32:] = 255  # twice the threshold on the right half
+    waterfall.add_previews([rows])
+    image = waterfall.web_image.image
+    assert tuple(image[5, 0, :3]) == (100, 100, 100)  # no score: the web's own grey
+    assert image[5, 40, 0] > 150 and image[5, 40, 2] < 150  # hot: a warm colour
+    waterfall.set_overlay(visible=False, opacity=0.6)
+    assert tuple(waterfall.web_image.image[5, 40, :3]) == (100, 100, 100)
 
 
 def test_the_waterfall_draws_the_web_and_boxes_defects_in_view(qtbot: Any) -> None:
