@@ -106,7 +106,7 @@ def compile_center_match(
     except ImportError as error:
         raise KernelUnavailableError(
             "compiling the center-matching kernel ahead of time needs the `triton` package",
-            hint="pip install triton",
+            hint="pip install 'cras-station[gpu]' on the GPU machine",
         ) from error
     from engines.kernels.triton_center_match import (
         KERNEL_PARAMETERS,

@@ -116,7 +116,7 @@ def resolve_impl(impl: str, device: torch.device) -> Literal["triton", "torch"]:
     if not triton_installed():
         raise KernelUnavailableError(
             "the Triton center-matching kernel needs the `triton` package, which is not installed",
-            hint="pip install triton (it comes with PyTorch's CUDA wheels), or use impl='torch'",
+            hint="pip install 'cras-station[kernels]', or use impl='torch'",
         )
     if not on_cuda and not triton_interpreter_enabled():
         raise KernelUnavailableError(

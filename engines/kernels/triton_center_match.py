@@ -27,11 +27,20 @@ import os
 from typing import Any
 
 import torch
-import triton
-import triton.language as tl
 
 from engines.kernels.config import KernelConfig, dot_precision_for
+from engines.kernels.errors import KernelUnavailableError
 from engines.kernels.launch import kernel_scalar_args, launch_grid
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:
+    raise KernelUnavailableError(
+        "the Triton center-matching kernel needs the `triton` package, which is not installed",
+        hint="pip install 'cras-station[kernels]' (the GPU machine: 'cras-station[gpu]'), "
+        "or use the PyTorch implementation (impl='torch')",
+    ) from None
 
 # Parameters in launch order, with their Triton signature kinds ("ptr", "i32", "constexpr").
 KERNEL_PARAMETERS: tuple[tuple[str, str], ...] = (

@@ -36,7 +36,11 @@ from station.acquisition.pixel_formats import (
     SUPPORTED_PIXEL_FORMATS,
     convert_pixels,
 )
-from station.acquisition.producer import DeviceDescription, GenTLProducer
+from station.acquisition.producer import (
+    DeviceDescription,
+    GenTLProducer,
+    import_harvesters_core,
+)
 
 if TYPE_CHECKING:
     from harvesters.core import Buffer, ImageAcquirer
@@ -172,15 +176,16 @@ class HarvestersSource(LineSource):
         )
 
     def _watch_incomplete_buffers(self, acquirer: ImageAcquirer) -> None:
-        from harvesters.core import Callback, ImageAcquirer
-
+        harvesters_core = import_harvesters_core()
         source = self
 
-        class _OnIncomplete(Callback):
+        class _OnIncomplete(harvesters_core.Callback):
             def emit(self, context: object | None = None) -> None:
                 source._on_incomplete_buffer()
 
-        acquirer.add_callback(ImageAcquirer.Events.INCOMPLETE_BUFFER, _OnIncomplete())
+        acquirer.add_callback(
+            harvesters_core.ImageAcquirer.Events.INCOMPLETE_BUFFER, _OnIncomplete()
+        )
 
     def _on_incomplete_buffer(self) -> None:
         # harvesters already requeued the buffer; the fabric moved on, so skip its lines.

@@ -17,7 +17,7 @@ import logging
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from station.acquisition.errors import CameraError, CameraNotFoundError, ProducerError
@@ -58,6 +58,23 @@ def _info_field(info: DeviceInfo, name: str) -> str | None:
     except Exception:  # genicam raises NotAvailableException for unsupported fields
         return None
     return None if value is None else str(value)
+
+
+def import_harvesters_core() -> ModuleType:
+    """``harvesters.core``, with a clear error where the ``camera`` extra is not installed.
+
+    Raises:
+        ProducerError: harvesters is not installed.
+    """
+    try:
+        import harvesters.core
+    except ImportError:
+        raise ProducerError(
+            "a GenICam camera needs the `harvesters` package, which is not installed",
+            hint="pip install 'cras-station[camera]' (harvesters and genicam), or use a "
+            "replay or synthetic source",
+        ) from None
+    return harvesters.core
 
 
 def describe_device(info: DeviceInfo) -> DeviceDescription:
@@ -108,9 +125,7 @@ class GenTLProducer:
             raise
 
     def _load(self) -> Harvester:
-        from harvesters.core import Harvester
-
-        harvester = Harvester()
+        harvester = import_harvesters_core().Harvester()
         try:
             harvester.add_file(str(self.cti_path), check_existence=True, check_validity=True)
         except Exception as error:
