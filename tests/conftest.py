@@ -37,10 +37,7 @@ def find_aitex_dir() -> Path | None:
     candidates = []
     if os.environ.get("CRAS_AITEX_DIR"):
         candidates.append(Path(os.environ["CRAS_AITEX_DIR"]))
-    candidates += [
-        REPO_ROOT.parent / "shared" / "datasets" / "aitex",
-        Path("/work/shared/datasets/aitex"),
-    ]
+    candidates.append(REPO_ROOT.parent / "shared" / "datasets" / "aitex")
     for candidate in candidates:
         if (candidate / "NODefect_images").is_dir() and (candidate / "Defect_images").is_dir():
             return candidate
