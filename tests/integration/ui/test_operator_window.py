@@ -15,21 +15,21 @@ from typing import Any
 
 import pytest
 
+from station.acquisition.lines import Severity as SourceSeverity
+from station.acquisition.lines import SourceEvent, SourceEventKind
 from station.pipeline.config import StationConfig
 from station.pipeline.errors import PipelineConfigError
+from station.pipeline.events import Alarm, SourceNotice
 from station.pipeline.orchestrator import Pipeline
 from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.migrate import upgrade_database
 from station.store.store import DefectStore
 from station.store.views import DefectQuery, DefectView, EventView
+from training.testing import make_model_dir
 from ui.operator.session import Phase, RollDetails
 from ui.operator.window import OperatorWindow
-
-try:
-    from training.testing import make_model_dir
-except ImportError:  # before the helper moved out of tests/
-    from tests.helpers.models import make_model_dir
+from ui.widgets.status_lights import Light
 
 WIDTH_PX = 256
 MM_PER_PX = 0.1
@@ -118,9 +118,11 @@ def open_window(qtbot: Any, config: StationConfig, **options: Any) -> OperatorWi
 
 def wait_ended(qtbot: Any, window: OperatorWindow, timeout_s: float = 180.0) -> None:
     qtbot.waitUntil(
-        lambda: window.session is not None
-        and window.session.phase in (Phase.ENDED, Phase.FAILED)
-        and not window.session.busy,
+        lambda: (
+            window.session is not None
+            and window.session.phase in (Phase.ENDED, Phase.FAILED)
+            and not window.session.busy
+        ),
         timeout=int(timeout_s * 1000),
     )
     assert window.session is not None and window.session.phase is Phase.ENDED, (
@@ -154,8 +156,10 @@ def test_each_logged_defect_shows_within_a_second_and_the_waterfall_advances(
     for view in defects:
         shown = min(
             window.shown,
-            key=lambda s: abs(s.event.defect.along_mm - view.along_mm)
-            + abs(s.event.defect.across_mm - view.across_mm),
+            key=lambda s: (
+                abs(s.event.defect.along_mm - view.along_mm)
+                + abs(s.event.defect.across_mm - view.across_mm)
+            ),
         )
         assert shown.event.defect.along_mm == pytest.approx(view.along_mm)
         delay_s = shown.shown_at_s - view.detected_at.timestamp()
@@ -248,3 +252,39 @@ def test_the_sensitivity_stays_inside_the_configured_range_and_is_recorded(
     changes = [e for e in events if e.kind == "setting_change"]
     assert len(changes) == 1 and changes[0].details["user"] == "op-anna"
     assert changes[0].details["to"] == pytest.approx(1.1)
+
+
+def test_an_unreachable_database_and_a_lost_camera_are_shown_and_inspection_goes_on(
+    qtbot: Any, model_dir: Path, store_config: StoreConfig
+) -> None:
+    offline = store_config.model_copy(
+        update={"url": "postgresql+psycopg://root@127.0.0.1:1/test", "connect_timeout_s": 1.0}
+    )
+    config = make_config(model_dir, offline, synthetic={"line_rate_hz": 2000.0})
+    window = open_window(qtbot, config)
+    window.start_roll()
+    qtbot.waitUntil(lambda: window.waterfall.rows_written > 0, timeout=120_000)
+    database = window.lights.lights["database"]
+    qtbot.waitUntil(lambda: database.light is Light.WARN, timeout=10_000)
+    assert "journal" in database.toolTip() and "offline" in database.state_text
+    assert window.banner.isVisible() and "database" in window.banner.message.text()
+    assert window.session.phase is Phase.RUNNING  # inspection goes on, records are journaled
+
+    # The camera disappears: what HarvestersSource reports after its last reconnect attempt.
+    gone = SourceEvent(
+        kind=SourceEventKind.CAMERA_GONE,
+        severity=SourceSeverity.FAULT,
+        message="camera 21345678 is gone after 5 reconnect attempts",
+        source="camera",
+    )
+    window.session.bus.publish(SourceNotice(gone))
+    window.session.bus.publish(Alarm(kind="source_fault", message=gone.message))
+    source = window.lights.lights["source"]
+    qtbot.waitUntil(lambda: source.light is Light.BAD, timeout=5000)
+    assert "reconnect" in source.toolTip()
+    qtbot.waitUntil(lambda: "camera/source" in window.banner.message.text(), timeout=5000)
+
+    close_window(qtbot, window)
+    assert window.session.phase is Phase.ENDED
+    journal_files = list(Path(offline.journal_dir).iterdir())
+    assert journal_files, "the records should wait in the journal"
