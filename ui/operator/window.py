@@ -29,7 +29,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from station.grading import GradedDefect, grade_roll
 from station.pipeline.config import StationConfig
 from station.pipeline.events import (
     Alarm,
@@ -44,6 +43,7 @@ from station.store.images import ImageStore
 from station.store.views import DefectView
 from ui.event_pump import EventPump
 from ui.operator.crop_view import CropView
+from ui.operator.readouts import database_light, defect_alarm, live_grade
 from ui.operator.roll_controls import RollControls
 from ui.operator.session import Phase, RollDetails, RollSession, message_of
 from ui.operator.store_watch import StoreWatch
@@ -207,6 +207,9 @@ class OperatorWindow(QMainWindow):
         self.controls.set_sensitivity_range(
             self.config.operator.sensitivity_min, self.config.operator.sensitivity_max
         )
+        for key in COUNTERS:
+            self.counters.set_value(key, "–")
+        self.counters.set_value("defects", "0")
         self.session = RollSession(self.config, details)
         self.pump.attach(self.session.bus)
         self.session.begin()
@@ -301,19 +304,9 @@ class OperatorWindow(QMainWindow):
         )
         self.counters.set_value("defects", str(len(self.shown)))
         self._update_grade()
-        limits = self.config.operator
-        big = defect.points >= limits.alarm_min_points
-        strong = limits.alarm_min_score is not None and defect.peak_score >= limits.alarm_min_score
-        long = (
-            limits.alarm_min_length_mm is not None
-            and defect.length_mm >= limits.alarm_min_length_mm
-        )
-        if big or strong or long:
-            self.banner.raise_alarm(
-                f"{defect.points}-point defect at {defect.along_mm / 1000:.3f} m "
-                f"({defect.length_mm:.0f} x {defect.width_mm:.0f} mm, "
-                f"score {defect.peak_score:.3g})"
-            )
+        message = defect_alarm(defect, self.config.operator)
+        if message is not None:
+            self.banner.raise_alarm(message)
 
     def _on_stretch(self, event: UninspectedStretchFound) -> None:
         stretch = event.stretch
@@ -380,30 +373,13 @@ class OperatorWindow(QMainWindow):
     _metres_inspected = 0.0
 
     def _update_grade(self) -> None:
-        width = self.session.pipeline.recorder.width_mm if self._recorder_ready() else None
-        length_mm = self._metres_inspected * 1000
-        if not width or length_mm <= 0:
-            self.counters.set_value("grade", "–", tip="graded once fabric was inspected")
-            return
-        defects = [
-            GradedDefect(
-                along_mm=shown.event.defect.along_mm,
-                length_along_mm=shown.event.defect.length_mm,
-                points=shown.event.defect.points,
-            )
-            for shown in self.shown
-        ]
-        limit = self.config.store.grade_limit_points_per_100yd2
-        grade = grade_roll(
-            defects, width_mm=width, length_mm=length_mm, limit_points_per_100yd2=limit
+        readout = live_grade(
+            (shown.event.defect for shown in self.shown),
+            width_mm=self.session.pipeline.recorder.width_mm if self._recorder_ready() else None,
+            length_mm=self._metres_inspected * 1000,
+            limit=self.config.store.grade_limit_points_per_100yd2,
         )
-        verdict = "pass" if grade.passed else "FAIL"
-        self.counters.set_value(
-            "grade",
-            f"{grade.points_per_100yd2:.1f} ({verdict}, limit {limit:g})",
-            good=grade.passed,
-            tip="all detections so far, before QA review",
-        )
+        self.counters.set_value("grade", readout.text, good=readout.good, tip=readout.tip)
 
     def _recorder_ready(self) -> bool:
         session = self.session
@@ -468,26 +444,13 @@ class OperatorWindow(QMainWindow):
         stats = None
         if session is not None and session.phase is Phase.RUNNING:
             stats = session.pipeline.store_stats()
-        reading = self.store_watch.latest
-        if stats is not None and not stats.database_online:
-            was = self.lights.lights["database"].light
-            self.lights.set(
-                "database",
-                Light.WARN,
-                f"offline, {stats.journal_pending} journaled",
-                f"records wait in the journal until the database answers: {stats.last_error or ''}",
-            )
-            if was is not Light.WARN:
-                self.banner.raise_alarm(
-                    "database unreachable: inspection goes on, records wait in the journal"
-                )
-        elif reading is not None and not reading.reachable:
-            self.lights.set("database", Light.BAD, "unreachable", reading.problem)
-        elif reading is not None:
-            backlog = stats.queued + stats.journal_pending if stats is not None else 0
-            self.lights.set(
-                "database", Light.GOOD, f"online, backlog {backlog}", "the database answers"
-            )
+        readout = database_light(stats, self.store_watch.latest)
+        if readout is None:
+            return
+        was = self.lights.lights["database"].light
+        self.lights.set("database", readout.light, readout.state, readout.reason)
+        if readout.light in (Light.WARN, Light.BAD) and was is not readout.light:
+            self.banner.raise_alarm(f"database {readout.state}: {readout.reason}")
 
     # -- closing ------------------------------------------------------------------------
 

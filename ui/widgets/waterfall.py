@@ -5,7 +5,7 @@ a ring buffer twice as tall as the view, written at ``i`` and ``i + rows``,
 so the visible part is always one contiguous slice (no ``np.roll`` per
 frame). Each new row is coloured once, as it arrives, through a uint8 lookup
 table indexed by (grey level, score level): the grey web with the scores as a
-semi-transparent heat overlay (transparent below half the threshold). One
+semi-transparent heat overlay (transparent below 60 % of the threshold). One
 :class:`pyqtgraph.ImageItem` shows the RGBA slice with fixed levels, so a
 frame costs one image upload and no per-frame colour mapping; switching the
 overlay or moving its opacity recolours the ring once. The newest row is at
@@ -30,10 +30,12 @@ pg.setConfigOptions(useOpenGL=False, imageAxisOrder="row-major", antialias=False
 
 
 def heat_lut(threshold_level: int = 128) -> np.ndarray:
-    """uint8 [256, 4] RGBA: dark red to yellow, transparent below half the threshold."""
+    """uint8 [256, 4] RGBA: dark red to yellow, transparent below 60 % of the threshold."""
     levels = np.arange(256, dtype=np.float32)
     colours = pg.colormap.get("inferno").getLookupTable(0.35, 1.0, 256, alpha=False)
-    alpha = np.clip((levels - threshold_level / 2) / (threshold_level / 2), 0.0, 1.0) * 255
+    # Transparent up to 60 % of the threshold, opaque from the threshold on.
+    low = 0.6 * threshold_level
+    alpha = np.clip((levels - low) / (threshold_level - low), 0.0, 1.0) * 255
     return np.column_stack([colours, alpha]).astype(np.uint8)
 
 

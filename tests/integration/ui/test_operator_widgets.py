@@ -1,7 +1,8 @@
-"""The operator window's parts on their own: waterfall ring, event pump, banner, lights, app."""
+"""The operator window's parts on their own: waterfall, pump, banner, lights, readouts, app."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,14 @@ from PyQt6.QtWidgets import QMessageBox
 
 from station.acquisition.lines import Severity as SourceSeverity
 from station.acquisition.lines import SourceEvent, SourceEventKind
+from station.pipeline.config import OperatorConfig
 from station.pipeline.events import Alarm, EventBus, SourceNotice, WebPreview
+from station.pipeline.extraction import FoundDefect
+from station.store.writer import WriterStats
 from ui.event_pump import EventPump
 from ui.operator import app
+from ui.operator.readouts import database_light, defect_alarm, live_grade
+from ui.operator.store_watch import StoreReading
 from ui.widgets.alarm_banner import AlarmBanner
 from ui.widgets.status_lights import Light, StatusLightsWidget
 from ui.widgets.waterfall import MarkedDefect, WaterfallWidget
@@ -154,3 +160,63 @@ def test_a_bad_configuration_is_a_message_and_exit_status_2(
     with pytest.raises(SystemExit) as exit_info:
         app.main(["--help"])
     assert exit_info.value.code == 0
+
+
+def found(*, points: int, score: float = 0.5, length_mm: float = 10.0) -> FoundDefect:
+    return FoundDefect(
+        first_line=0,
+        end_line=100,
+        x0=0,
+        x1=50,
+        along_mm=1500.0,
+        across_mm=200.0,
+        across_camera_mm=230.0,
+        length_mm=length_mm,
+        width_mm=5.0,
+        area_mm2=40.0,
+        area_px=4000,
+        peak_score=score,
+        class_index=0,
+        fabric_class="twill",
+        points=points,
+    )
+
+
+def test_defect_alarms_follow_the_engineers_limits() -> None:
+    limits = OperatorConfig(alarm_min_points=3, alarm_min_score=0.9, alarm_min_length_mm=200.0)
+    assert defect_alarm(found(points=1), limits) is None
+    assert "3 points" in defect_alarm(found(points=3), limits)
+    assert "score 0.95" in defect_alarm(found(points=1, score=0.95), limits)
+    assert "250 mm long" in defect_alarm(found(points=1, length_mm=250.0), limits)
+
+
+def test_the_live_grade_counts_points_per_100_square_yards() -> None:
+    # 4 points on 914.4 mm x 914.4 mm (one square yard): 400 per 100 yd², over a limit of 40.
+    grade = live_grade([found(points=4)], width_mm=914.4, length_mm=914.4, limit=40.0)
+    assert grade.text.startswith("400.0 (FAIL") and grade.good is False
+    assert live_grade([], width_mm=914.4, length_mm=914.4, limit=40.0).good is True
+    assert live_grade([], width_mm=None, length_mm=0.0, limit=40.0).text == "–"
+
+
+def test_the_database_light_prefers_the_writers_own_state() -> None:
+    offline = WriterStats(
+        submitted=10,
+        acked=10,
+        committed=0,
+        journaled=10,
+        replayed=0,
+        dropped=0,
+        rejected=0,
+        images_skipped=0,
+        queued=0,
+        journal_pending=10,
+        database_online=False,
+        last_error="connection refused",
+    )
+    light = database_light(offline, StoreReading(reachable=False, problem="no answer"))
+    assert light.light is Light.WARN and "10 journaled" in light.state
+    assert "connection refused" in light.reason
+    online = dataclasses.replace(offline, database_online=True, journal_pending=0)
+    assert database_light(online, StoreReading(reachable=True)).light is Light.GOOD
+    assert database_light(None, StoreReading(reachable=False, problem="x")).light is Light.BAD
+    assert database_light(None, None) is None
