@@ -31,6 +31,7 @@ class RollControls(QGroupBox):
     start_requested = pyqtSignal(object)  # RollDetails
     stop_requested = pyqtSignal()
     sensitivity_chosen = pyqtSignal(float)
+    sign_in_requested = pyqtSignal()
 
     def __init__(
         self, *, sensitivity_range: tuple[float, float], parent: QWidget | None = None
@@ -57,6 +58,14 @@ class RollControls(QGroupBox):
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setTracking(False)  # one change (and one store event) per release
         self.sensitivity_label = QLabel()
+        self.sensitivity_label.setWordWrap(True)
+        self.user_label = QLabel()
+        self.sign_in = QPushButton("Sign in ...")
+        self.sign_in.setToolTip("engineers may set a wider sensitivity range")
+        self.sign_in.clicked.connect(self.sign_in_requested.emit)
+        user_row = QHBoxLayout()
+        user_row.addWidget(self.user_label, 1)
+        user_row.addWidget(self.sign_in)
         layout.addRow("Lot number:", self.lot)
         layout.addRow("Fabric article:", self.article)
         layout.addRow("Width:", self.width)
@@ -64,16 +73,17 @@ class RollControls(QGroupBox):
         layout.addRow("Model:", self.model)
         layout.addRow("Sensitivity:", self.sensitivity)
         layout.addRow("", self.sensitivity_label)
+        layout.addRow("User:", user_row)
         self.set_sensitivity_range(*sensitivity_range)
         self.start.clicked.connect(self._start_clicked)
         self.stop.clicked.connect(self.stop_requested.emit)
         self.sensitivity.valueChanged.connect(self._slider_moved)
 
-    def set_sensitivity_range(self, low: float, high: float) -> None:
+    def set_sensitivity_range(self, low: float, high: float, *, value: float = 1.0) -> None:
         """Limit the slider to ``low``-``high`` (the configured range for this user)."""
         self.sensitivity.blockSignals(True)
         self.sensitivity.setRange(round(low * STEPS_PER_UNIT), round(high * STEPS_PER_UNIT))
-        self.sensitivity.setValue(STEPS_PER_UNIT)
+        self.sensitivity.setValue(round(value * STEPS_PER_UNIT))
         self.sensitivity.blockSignals(False)
         self.low, self.high = low, high
         self._show_sensitivity()
@@ -82,6 +92,10 @@ class RollControls(QGroupBox):
     def sensitivity_value(self) -> float:
         """The sensitivity the slider shows."""
         return self.sensitivity.value() / STEPS_PER_UNIT
+
+    def show_user(self, name: str, role: str) -> None:
+        """Who the settings changes are recorded for."""
+        self.user_label.setText(f"{name} ({role})")
 
     def roll_details(self) -> RollDetails:
         """What was entered for the next roll."""

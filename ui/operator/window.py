@@ -40,6 +40,7 @@ from station.pipeline.events import (
     WebPreview,
 )
 from station.store.images import ImageStore
+from station.store.users import Role, UserDirectory
 from station.store.views import DefectView
 from ui.event_pump import EventPump
 from ui.operator.crop_view import CropView
@@ -50,6 +51,7 @@ from ui.operator.store_watch import StoreWatch
 from ui.widgets.alarm_banner import AlarmBanner
 from ui.widgets.counters import CountersWidget
 from ui.widgets.roll_map import RollMapWidget, RollMark
+from ui.widgets.sign_in import SignInDialog
 from ui.widgets.status_lights import Light, StatusLightsWidget
 from ui.widgets.waterfall import MarkedDefect, WaterfallWidget
 
@@ -98,6 +100,8 @@ class OperatorWindow(QMainWindow):
         self.setWindowTitle(f"cras-station operator: {config.station.name}")
         self.session: RollSession | None = None
         self.shown: list[ShownDefect] = []
+        self.engineer = False  # an engineer signed in: the wider sensitivity range applies
+        self.sign_in_dialog: SignInDialog | None = None
         self._images_of: deque[tuple[int, bytes | None, bytes | None]] = deque(maxlen=KEEP_IMAGES)
         self._stretches: list[tuple[float, float]] = []
         self._width_mm = config.roll.width_mm or 1000.0
@@ -139,6 +143,8 @@ class OperatorWindow(QMainWindow):
         self.controls.start_requested.connect(self.start_roll)
         self.controls.stop_requested.connect(self.end_roll)
         self.controls.sensitivity_chosen.connect(self.set_sensitivity)
+        self.controls.sign_in_requested.connect(self.sign_in)
+        self.controls.show_user(self.user, "operator")
         self.state_line = QLabel("No roll running. Enter the roll and press Start roll.")
 
         overlay_row = QHBoxLayout()
@@ -204,9 +210,7 @@ class OperatorWindow(QMainWindow):
         self.strip.set_uninspected([])
         self.strip.set_selected(None)
         self.strip.set_roll(length_mm=1000.0, width_mm=self._width_mm)
-        self.controls.set_sensitivity_range(
-            self.config.operator.sensitivity_min, self.config.operator.sensitivity_max
-        )
+        self.controls.set_sensitivity_range(*self._sensitivity_range())
         for key in COUNTERS:
             self.counters.set_value(key, "–")
         self.counters.set_value("defects", "0")
@@ -231,12 +235,52 @@ class OperatorWindow(QMainWindow):
         if session is None or session.phase is not Phase.RUNNING:
             return
         try:
-            threshold = session.pipeline.set_sensitivity(sensitivity, user=self.user)
+            threshold = session.pipeline.set_sensitivity(
+                sensitivity, user=self.user, engineer=self.engineer
+            )
         except Exception as error:
             self.banner.raise_alarm(f"sensitivity not changed: {message_of(error)}")
             return
         self.state_line.setText(
             f"Sensitivity {sensitivity:.2f} (threshold {threshold:.4g}) set by {self.user}"
+        )
+
+    def _sensitivity_range(self) -> tuple[float, float]:
+        limits = self.config.operator
+        if self.engineer:
+            return limits.engineer_sensitivity_min, limits.engineer_sensitivity_max
+        return limits.sensitivity_min, limits.sensitivity_max
+
+    def sign_in(self) -> None:
+        """Open the sign-in dialog (not modal: the live view goes on behind it)."""
+        try:
+            directory = UserDirectory.connect(
+                self.config.store.url, connect_timeout_s=self.config.store.connect_timeout_s
+            )
+        except Exception as error:
+            self.state_line.setText(f"Sign-in needs the database: {message_of(error)}")
+            return
+        self.sign_in_dialog = SignInDialog(
+            directory.sign_in, purpose="operator window", parent=self
+        )
+        self.sign_in_dialog.finished.connect(lambda _result: self._signed_in(directory))
+        self.sign_in_dialog.open()
+
+    def _signed_in(self, directory: UserDirectory) -> None:
+        directory.close()
+        dialog, self.sign_in_dialog = self.sign_in_dialog, None
+        if dialog is None or dialog.user is None:
+            return
+        user = dialog.user
+        self.user = user.name
+        self.engineer = user.role is Role.ENGINEER
+        self.controls.show_user(user.name, str(user.role))
+        self.controls.set_sensitivity_range(
+            *self._sensitivity_range(), value=self.controls.sensitivity_value
+        )
+        self.state_line.setText(
+            f"Signed in as {user.name} ({user.role}); sensitivity range "
+            f"{self.controls.low:.2f}-{self.controls.high:.2f}"
         )
 
     def _mark_clicked(self, key: object) -> None:

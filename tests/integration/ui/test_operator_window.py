@@ -25,6 +25,7 @@ from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.migrate import upgrade_database
 from station.store.store import DefectStore
+from station.store.users import UserDirectory
 from station.store.views import DefectQuery, DefectView, EventView
 from training.testing import make_model_dir
 from ui.operator.session import Phase, RollDetails
@@ -224,7 +225,7 @@ def test_a_gui_stalled_for_two_seconds_costs_the_pipeline_nothing(
     close_window(qtbot, window)
 
 
-def test_the_sensitivity_stays_inside_the_configured_range_and_is_recorded(
+def test_the_sensitivity_stays_inside_the_configured_ranges_and_is_recorded_by_user(
     qtbot: Any, model_dir: Path, store_config: StoreConfig
 ) -> None:
     config = make_config(
@@ -233,6 +234,9 @@ def test_the_sensitivity_stays_inside_the_configured_range_and_is_recorded(
         synthetic={"line_rate_hz": 2000.0},  # endless: the roll runs until the test ends it
         operator={"sensitivity_min": 0.9, "sensitivity_max": 1.1},
     )
+    engine = create_store_engine(store_config.url)
+    UserDirectory(engine).add_user("eng-ben", role="engineer", password="engineer-password-1")
+    engine.dispose()
     window = open_window(qtbot, config)
     window.start_roll()
     qtbot.waitUntil(lambda: window.session.phase is Phase.RUNNING, timeout=120_000)
@@ -245,13 +249,33 @@ def test_the_sensitivity_stays_inside_the_configured_range_and_is_recorded(
         window.session.pipeline.set_sensitivity(1.5, user="op-anna")
     assert window.session.pipeline.sensitivity == pytest.approx(1.1)
 
+    # A wrong password changes nothing; an engineer who signs in may go further, within limits.
+    window.sign_in()
+    dialog = window.sign_in_dialog
+    dialog.name_edit.setText("eng-ben")
+    dialog.password_edit.setText("not the password")
+    assert not dialog.try_sign_in()
+    assert window.controls.high == pytest.approx(1.1) and not window.engineer
+    dialog.password_edit.setText("engineer-password-1")
+    assert dialog.try_sign_in()
+    qtbot.waitUntil(lambda: window.engineer, timeout=5000)
+    assert (window.controls.low, window.controls.high) == pytest.approx((0.5, 2.0))
+    window.controls.sensitivity.setValue(180)
+    assert window.session.pipeline.sensitivity == pytest.approx(1.8)
+    window.controls.sensitivity.setValue(900)
+    assert window.session.pipeline.sensitivity == pytest.approx(2.0)
+
     close_window(qtbot, window)  # closing ends the roll
     assert window.session.phase is Phase.ENDED
     _, events, roll = stored_roll(store_config)
     assert roll.ended_at is not None and roll.length_inspected_mm > 0
-    changes = [e for e in events if e.kind == "setting_change"]
-    assert len(changes) == 1 and changes[0].details["user"] == "op-anna"
-    assert changes[0].details["to"] == pytest.approx(1.1)
+    changes = [e.details for e in events if e.kind == "setting_change"]
+    changes.sort(key=lambda details: details["to"])
+    assert [(c["user"], round(c["to"], 2)) for c in changes] == [
+        ("op-anna", 1.1),
+        ("eng-ben", 1.8),
+        ("eng-ben", 2.0),
+    ]
 
 
 def test_an_unreachable_database_and_a_lost_camera_are_shown_and_inspection_goes_on(
