@@ -46,6 +46,7 @@ from station.store.repository import DefectRepository
 ROWS_PER_PAGE = 9
 THUMB_MM = 17.0
 MARGIN_MM = 12.0
+_MARK_RADIUS = 3.6
 POINT_COLOURS = {
     0: colors.HexColor("#9e9e9e"),
     1: colors.HexColor("#7cb342"),
@@ -154,18 +155,25 @@ def roll_map_drawing(report: dict[str, Any], *, width_pt: float, height_pt: floa
             drawing.add(Rect(left, ruler, span, strip_h, fillColor=fill, strokeColor=None))
 
     def centre(defect: dict[str, Any]) -> tuple[float, float]:
+        # Keep a mark's radius inside the strip, so marks at the edges are not cut.
         x = width_pt * min(max(float(defect["along_mm"]) / length, 0.0), 1.0)
-        y = ruler + strip_h * (1.0 - min(max(float(defect["across_mm"]) / web, 0.0), 1.0))
+        x = min(max(x, _MARK_RADIUS), width_pt - _MARK_RADIUS)
+        across = min(max(float(defect["across_mm"]) / web, 0.0), 1.0)
+        y = ruler + _MARK_RADIUS + (strip_h - 2 * _MARK_RADIUS) * (1.0 - across)
         return x, y
 
     ordered = sorted(report["defects"], key=lambda d: d["review_status"] != "false_alarm")
     for defect in ordered:
         x, y = centre(defect)
         if defect["review_status"] == "false_alarm":
-            drawing.add(Circle(x, y, 3.2, fillColor=None, strokeColor=colors.grey, strokeWidth=1))
+            drawing.add(
+                Circle(
+                    x, y, _MARK_RADIUS - 0.4, fillColor=None, strokeColor=colors.grey, strokeWidth=1
+                )
+            )
         else:
             colour = POINT_COLOURS.get(int(defect["points"]), POINT_COLOURS[4])
-            drawing.add(Circle(x, y, 3.6, fillColor=colour, strokeColor=colour.clone()))
+            drawing.add(Circle(x, y, _MARK_RADIUS, fillColor=colour, strokeColor=colour.clone()))
     step = _tick_step_m(length / 1000.0)
     tick = 0.0
     while tick * 1000.0 <= length + 1e-6:

@@ -42,7 +42,7 @@ STATUS_COLOURS = {
     ReviewStatus.CONFIRMED: QColor("#fde0dc"),
     ReviewStatus.FALSE_ALARM: QColor("#e6e6e6"),
 }
-COLUMNS = ("crop", "along mm", "across mm", "size mm", "score", "points", "class", "type", "status")
+COLUMNS = ("crop", "status", "along mm", "across mm", "size mm", "score", "points", "type", "class")
 THUMB_PX = 44
 
 
@@ -124,7 +124,7 @@ class DefectGallery(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+        self.table.sortByColumn(COLUMNS.index("along mm"), Qt.SortOrder.AscendingOrder)
         self.table.itemSelectionChanged.connect(self._emit_current)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -221,6 +221,7 @@ class DefectGallery(QWidget):
             crop.setIcon(icon)
         cells: list[QTableWidgetItem] = [
             crop,
+            QTableWidgetItem(STATUS_TEXT[defect.review_status]),
             _NumberItem(defect.along_mm, f"{defect.along_mm:.0f}"),
             _NumberItem(defect.across_mm, f"{defect.across_mm:.0f}"),
             _NumberItem(
@@ -229,9 +230,8 @@ class DefectGallery(QWidget):
             ),
             _NumberItem(defect.peak_score, f"{defect.peak_score:.3f}"),
             _NumberItem(defect.points, str(defect.points)),
-            QTableWidgetItem(defect.fabric_class),
             QTableWidgetItem(defect.defect_type or ""),
-            QTableWidgetItem(STATUS_TEXT[defect.review_status]),
+            QTableWidgetItem(defect.fabric_class),
         ]
         for column, item in enumerate(cells):
             item.setData(Qt.ItemDataRole.UserRole, defect.key)

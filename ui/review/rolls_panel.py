@@ -26,7 +26,7 @@ ANY = "any"
 DATE_CHOICES = {ANY: None, "today": 1.0, "last 7 days": 7.0, "last 30 days": 30.0}
 GRADE_CHOICES = (ANY, "pass", "fail", "not graded")
 PROGRESS_CHOICES = (ANY, "not started", "in progress", "done")
-COLUMNS = ("lot", "station", "fabric", "started", "defects", "reviewed", "grade")
+COLUMNS = ("lot", "station", "started", "defects", "reviewed", "grade")
 
 
 def _grade_word(row: RollRow) -> str:
@@ -74,6 +74,7 @@ class RollsPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.setMinimumWidth(480)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
@@ -146,15 +147,15 @@ class RollsPanel(QWidget):
             values = (
                 row.roll.lot_number,
                 row.roll.station,
-                row.roll.fabric_type,
                 f"{row.roll.started_at:%Y-%m-%d %H:%M}",
                 str(row.defect_count),
-                f"{row.reviewed_count}/{row.defect_count} ({row.progress})",
+                f"{row.reviewed_count}/{row.defect_count}",
                 f"{grade.points_per_100yd2:.1f} {_grade_word(row)}" if grade else "not graded",
             )
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setData(Qt.ItemDataRole.UserRole, row.roll.key)
+                item.setToolTip(f"{row.roll.lot_number}: {row.roll.fabric_type}")
                 self.table.setItem(index, column, item)
         if chosen is not None:
             self.select_roll(chosen)  # the same roll stays chosen, without opening it again

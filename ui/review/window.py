@@ -130,14 +130,14 @@ class ReviewWindow(QMainWindow):
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.gallery)
         lower.addWidget(self.panel)
-        lower.setSizes([560, 440])
+        lower.setSizes([600, 430])
         column.addWidget(lower, 1)
         outer = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(self.rolls)
         outer.addWidget(right)
-        outer.setSizes([380, 1000])
+        outer.setStretchFactor(1, 1)
         self.setCentralWidget(outer)
-        self.resize(1400, 860)
+        self.resize(1600, 900)
 
     def _bind_keys(self) -> None:
         handlers = {
