@@ -30,10 +30,11 @@ class CropView(QGroupBox):
             image.setFixedSize(IMAGE_SIDE_PX, IMAGE_SIDE_PX)
             image.setAlignment(Qt.AlignmentFlag.AlignCenter)
             image.setStyleSheet("background: #303030; color: #eeeeee;")
+        # No word wrap: wrapped labels under-report their height and would overlap the images.
         self.facts = QLabel("Click a mark on the roll map.")
-        self.facts.setWordWrap(True)
         self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message.setWordWrap(True)  # errors can be long; it sits last, nothing below it
+        self.message.setMinimumHeight(3 * self.message.fontMetrics().lineSpacing())
         self.message.setStyleSheet("color: #c62828;")
         images.addWidget(self.crop)
         images.addWidget(self.heatmap)

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model", type=Path, default=None, help="model folder (default: untrained)"
     )
     parser.add_argument("--aitex", type=Path, default=None, help="the AITEX folder")
+    parser.add_argument("--synthetic", action="store_true", help="the synthetic web, not AITEX")
     parser.add_argument("--fabric", default="00", help="AITEX fabric code of the strips")
     parser.add_argument("--strips", type=int, default=8, help="strips (256 lines each) to replay")
     parser.add_argument("--threshold-factor", type=float, default=1.0, help="x the threshold")
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         from training.testing import make_model_dir
 
         model = make_model_dir(work / "model", classes=("fabric",), tile_px=64, seed=5)
-    source, mm_per_px = _source(_aitex_dir(args.aitex), args.strips, args.fabric)
+    aitex = None if args.synthetic else _aitex_dir(args.aitex)
+    source, mm_per_px = _source(aitex, args.strips, args.fabric)
     url = f"sqlite:///{work / 'defects.sqlite3'}"
     engine = create_store_engine(url, create=True)
     upgrade_database(engine)

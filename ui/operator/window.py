@@ -17,16 +17,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import QTimer
 from PyQt6.QtGui import QCloseEvent
 from PyQt6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
-    QSlider,
-    QVBoxLayout,
-    QWidget,
 )
 
 from station.pipeline.config import StationConfig
@@ -43,30 +37,17 @@ from station.store.images import ImageStore
 from station.store.users import Role, UserDirectory
 from station.store.views import DefectView
 from ui.event_pump import EventPump
-from ui.operator.crop_view import CropView
+from ui.operator.body import COUNTERS, OperatorBody
 from ui.operator.readouts import database_light, defect_alarm, live_grade
-from ui.operator.roll_controls import RollControls
 from ui.operator.session import Phase, RollDetails, RollSession, message_of
 from ui.operator.store_watch import StoreWatch
-from ui.widgets.alarm_banner import AlarmBanner
-from ui.widgets.counters import CountersWidget
-from ui.widgets.roll_map import RollMapWidget, RollMark
+from ui.widgets.roll_map import RollMark
 from ui.widgets.sign_in import SignInDialog
-from ui.widgets.status_lights import Light, StatusLightsWidget
-from ui.widgets.waterfall import MarkedDefect, WaterfallWidget
+from ui.widgets.status_lights import Light
+from ui.widgets.waterfall import MarkedDefect
 
 logger = logging.getLogger(__name__)
 
-COUNTERS = {
-    "inspected": "Inspected",
-    "uninspected": "Not inspected",
-    "defects": "Defects",
-    "grade": "Points / 100 yd²",
-    "speed": "Line speed",
-    "tiles": "Tiles / s",
-    "dropped": "Dropped blocks",
-    "false_alarms": "False alarms (QA)",
-}
 KEEP_IMAGES = 100  # the newest defects' own crop/heatmap, for before the database has them
 
 
@@ -121,56 +102,19 @@ class OperatorWindow(QMainWindow):
     # -- layout ---------------------------------------------------------------------------
 
     def _build(self, beep: Callable[[], None] | None) -> None:
-        limits = self.config.operator
-        self.lights = StatusLightsWidget(["source", "model", "database"])
-        self.banner = AlarmBanner(beep=beep)
-        self.waterfall = WaterfallWidget(rows=limits.waterfall_rows)
-        self.overlay = QCheckBox("Heat overlay")
-        self.overlay.setChecked(True)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
+        body = OperatorBody(self.config.operator, beep=beep)
+        self.lights, self.banner, self.waterfall = body.lights, body.banner, body.waterfall
+        self.overlay, self.opacity, self.strip = body.overlay, body.opacity, body.strip
+        self.crop, self.counters, self.controls = body.crop, body.counters, body.controls
+        self.state_line = body.state_line
         self.overlay.toggled.connect(self._overlay_changed)
         self.opacity.valueChanged.connect(self._overlay_changed)
-        self.strip = RollMapWidget()
-        self.strip.setMinimumHeight(110)
         self.strip.mark_clicked.connect(self._mark_clicked)
-        self.crop = CropView()
-        self.counters = CountersWidget("Figures", COUNTERS)
-        self.controls = RollControls(
-            sensitivity_range=(limits.sensitivity_min, limits.sensitivity_max)
-        )
         self.controls.start_requested.connect(self.start_roll)
         self.controls.stop_requested.connect(self.end_roll)
         self.controls.sensitivity_chosen.connect(self.set_sensitivity)
         self.controls.sign_in_requested.connect(self.sign_in)
         self.controls.show_user(self.user, "operator")
-        self.state_line = QLabel("No roll running. Enter the roll and press Start roll.")
-
-        overlay_row = QHBoxLayout()
-        overlay_row.addWidget(self.overlay)
-        overlay_row.addWidget(QLabel("opacity"))
-        overlay_row.addWidget(self.opacity, 1)
-        left = QVBoxLayout()
-        left.addWidget(self.waterfall, 1)
-        left.addLayout(overlay_row)
-        right = QVBoxLayout()
-        right.addWidget(self.controls)
-        right.addWidget(self.counters)
-        right.addWidget(self.crop)
-        right.addStretch(1)
-        middle = QHBoxLayout()
-        middle.addLayout(left, 3)
-        middle.addLayout(right, 1)
-        column = QVBoxLayout()
-        column.addWidget(self.lights)
-        column.addWidget(self.banner)
-        column.addLayout(middle, 1)
-        column.addWidget(QLabel("Roll map (grey: not inspected; colour: 4-point points 1-4)"))
-        column.addWidget(self.strip)
-        column.addWidget(self.state_line)
-        body = QWidget()
-        body.setLayout(column)
         self.setCentralWidget(body)
         self.resize(1400, 950)
 
@@ -253,6 +197,11 @@ class OperatorWindow(QMainWindow):
 
     def sign_in(self) -> None:
         """Open the sign-in dialog (not modal: the live view goes on behind it)."""
+        if self.lights.lights["database"].light is not Light.GOOD:
+            self.state_line.setText(
+                "Sign-in needs the database, and it does not answer now (see the database light)"
+            )
+            return
         try:
             directory = UserDirectory.connect(
                 self.config.store.url, connect_timeout_s=self.config.store.connect_timeout_s
@@ -294,10 +243,9 @@ class OperatorWindow(QMainWindow):
             return
         defect = self.shown[index].event.defect
         facts = (
-            f"{defect.points} point(s) at {defect.along_mm / 1000:.3f} m, "
-            f"{defect.across_mm:.0f} mm from the left edge; "
-            f"{defect.length_mm:.0f} x {defect.width_mm:.0f} mm, score {defect.peak_score:.3g}, "
-            f"{defect.fabric_class}"
+            f"{defect.points} point(s), score {defect.peak_score:.3g}, {defect.fabric_class}\n"
+            f"at {defect.along_mm / 1000:.3f} m, {defect.across_mm:.0f} mm from the left edge\n"
+            f"{defect.length_mm:.0f} mm long, {defect.width_mm:.0f} mm wide"
         )
         fallback = next(
             ((crop, heat) for kept, crop, heat in self._images_of if kept == index), (None, None)

@@ -73,9 +73,10 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
     Args:
         rows: Display rows shown (newest at the top).
         max_boxes: Defect boxes drawn at most (the newest).
+        max_labels: Of those, the newest that get a label.
     """
 
-    def __init__(self, *, rows: int = 600, max_boxes: int = 40) -> None:
+    def __init__(self, *, rows: int = 600, max_boxes: int = 40, max_labels: int = 8) -> None:
         super().__init__()
         self.rows = rows
         self.setBackground("#202020")
@@ -103,6 +104,7 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
         self._defects: deque[MarkedDefect] = deque(maxlen=200)
         self._boxes: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
         self.max_boxes = max_boxes
+        self.max_labels = max_labels
 
     # -- what the window calls ---------------------------------------------------------
 
@@ -241,7 +243,7 @@ class WaterfallWidget(pg.GraphicsLayoutWidget):
             label.setText(defect.label)
             label.setPos(x, y + height)
             box.setVisible(True)
-            label.setVisible(True)
+            label.setVisible(index < self.max_labels)  # the newest; more would overlap
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         """A tall view by default."""

@@ -250,6 +250,8 @@ def test_the_sensitivity_stays_inside_the_configured_ranges_and_is_recorded_by_u
     assert window.session.pipeline.sensitivity == pytest.approx(1.1)
 
     # A wrong password changes nothing; an engineer who signs in may go further, within limits.
+    database = window.lights.lights["database"]
+    qtbot.waitUntil(lambda: database.light is Light.GOOD, timeout=10_000)
     window.sign_in()
     dialog = window.sign_in_dialog
     dialog.name_edit.setText("eng-ben")
