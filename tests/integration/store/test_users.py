@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from station.cli import main
+from station.store.errors import SchemaOutOfDateError
 from station.store.models import User
 from station.store.users import (
     PermissionDeniedError,
@@ -121,5 +122,32 @@ def test_cli_adds_lists_and_resets_users(migrated_url: str, monkeypatch, capsys)
     users = UserDirectory.connect(migrated_url)
     try:
         assert users.sign_in("gina", "another password").role is Role.QA
+    finally:
+        users.close()
+
+
+def test_station_db_upgrade_adds_the_users_table_to_an_older_database(db_url: str, capsys) -> None:
+    from sqlalchemy import inspect
+
+    from station.store.engine import create_store_engine
+    from station.store.migrate import schema_status, upgrade_database
+
+    engine = create_store_engine(db_url, create=True)
+    try:
+        assert upgrade_database(engine, revision="0001").current == "0001"
+        with engine.connect() as connection:
+            assert "users" not in inspect(connection).get_table_names()
+        assert schema_status(engine).pending == ("0002",)
+    finally:
+        engine.dispose()
+    with pytest.raises(SchemaOutOfDateError, match="pending") as too_old:
+        UserDirectory.connect(db_url)
+    assert "station db upgrade" in too_old.value.hint
+    assert main(["db", "upgrade", "--url", db_url]) == 0
+    assert "migrated from 0001 to 0002" in capsys.readouterr().out
+    users = UserDirectory.connect(db_url)
+    try:
+        users.add_user("ivan", role=Role.ENGINEER, password="engineer password")
+        assert users.sign_in("ivan", "engineer password").role is Role.ENGINEER
     finally:
         users.close()
