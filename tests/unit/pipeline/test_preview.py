@@ -35,6 +35,22 @@ def test_block_reduce_takes_pixel_means_and_score_maxima() -> None:
     assert small_scores[1, 1] == pytest.approx(0.9) and small_scores[0, 0] == 0.0
 
 
+@pytest.mark.parametrize(("factor_y", "factor_x", "width"), [(4, 4, 4099), (2, 3, 301), (1, 1, 17)])
+def test_block_reduce_matches_plain_block_means_and_maxima(
+    factor_y: int, factor_x: int, width: int
+) -> None:
+    rng = np.random.default_rng(factor_y * 100 + width)
+    pixels = rng.integers(0, 256, size=(8 * factor_y, width), dtype=np.uint8)
+    scores = rng.random((8 * factor_y, width), dtype=np.float32)
+    small_pixels, small_scores = block_reduce(pixels, scores, factor_y=factor_y, factor_x=factor_x)
+    columns = width // factor_x
+    blocks = pixels[:, : columns * factor_x].reshape(8, factor_y, columns, factor_x)
+    expected_means = np.rint(blocks.mean(axis=(1, 3)))
+    assert np.abs(small_pixels.astype(int) - expected_means).max() <= 1  # rounding of halves
+    score_blocks = scores[:, : columns * factor_x].reshape(8, factor_y, columns, factor_x)
+    np.testing.assert_array_equal(small_scores, score_blocks.max(axis=(1, 3)))
+
+
 def test_score_levels_put_the_threshold_in_the_middle() -> None:
     levels = score_levels(np.array([0.0, 0.5, 1.0, 5.0], np.float32), threshold=0.5)
     assert levels.tolist() == [0, THRESHOLD_LEVEL, 255, 255]
