@@ -47,6 +47,7 @@ ROWS_PER_PAGE = 9
 THUMB_MM = 17.0
 MARGIN_MM = 12.0
 _MARK_RADIUS = 3.6
+MAX_COUNT_ROWS = 8  # keeps page 1 to one page however many types a roll has
 POINT_COLOURS = {
     0: colors.HexColor("#9e9e9e"),
     1: colors.HexColor("#7cb342"),
@@ -280,10 +281,43 @@ def _first_page(
         roll_map_drawing(report, width_pt=width, height_pt=42 * mm),
         Spacer(1, 2 * mm),
         Paragraph(legend, styles["small"]),
+        Spacer(1, 4 * mm),
+        Paragraph("Counts", styles["heading"]),
+        _counts_table(summary, width),
+        Spacer(1, 3 * mm),
         Paragraph(
             f"Generated {report['generated_at'][:19].replace('T', ' ')} UTC", styles["small"]
         ),
     ]
+
+
+def _top_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """The largest counts first; past :data:`MAX_COUNT_ROWS` the rest are summed as "others"."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(ordered) <= MAX_COUNT_ROWS:
+        return ordered
+    kept = ordered[: MAX_COUNT_ROWS - 1]
+    return [*kept, (f"{len(ordered) - len(kept)} others", sum(n for _, n in ordered[len(kept) :]))]
+
+
+def _counts_table(summary: dict[str, Any], width: float) -> Table:
+    """Defects by type and by fabric class, and the roll's events by kind, side by side."""
+    columns = [
+        ("defect type", summary["defects_by_type"]),
+        ("fabric class", summary["defects_by_class"]),
+        ("event", summary["events_by_kind"]),
+    ]
+    lists = [_top_counts(counts) for _, counts in columns]
+    height = max(1, *(len(entries) for entries in lists))
+    rows: list[list[str]] = [[cell for name, _ in columns for cell in (name, "count")]]
+    for index in range(height):
+        row: list[str] = []
+        for entries in lists:
+            name, count = entries[index] if index < len(entries) else ("", "")
+            row += [name.replace("_", " ") if name else ("none" if index == 0 else ""), str(count)]
+        rows.append(row)
+    narrow, wide = 0.08 * width, 0.253 * width
+    return _table(rows, [wide, narrow] * 3)
 
 
 def _grade(report: dict[str, Any]) -> RollGrade | None:

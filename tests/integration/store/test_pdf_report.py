@@ -10,7 +10,9 @@ import pytest
 from station.cli import main
 from station.store.images import ImageStore
 from station.store.pdf_report import ROWS_PER_PAGE, expected_pages, write_pdf_report
+from station.store.records import DefectRecord
 from station.store.repository import DefectRepository
+from station.store.store import DefectStore
 from tests.integration.store.conftest import fast_config, migrate
 from tests.integration.store.review_roll import ReviewRoll, write_review_roll
 
@@ -105,3 +107,28 @@ def test_station_report_format_pdf(roll: ReviewRoll, tmp_path: Path, capsys) -> 
     assert bad == 2
     error = capsys.readouterr().err
     assert "cannot write" in error and "Traceback" not in error
+
+
+def test_page_one_stays_one_page_with_many_defect_types(roll: ReviewRoll, tmp_path: Path) -> None:
+    with DefectStore.open(roll.config) as store:
+        for index in range(12):  # twelve more defects, each of its own type
+            store.writer.submit_defect(
+                DefectRecord(
+                    roll_key=roll.roll_key, along_mm=9_000.0 + index, across_mm=50.0,
+                    length_mm=5.0, width_mm=5.0, area_mm2=20.0, peak_score=0.7, points=1,
+                    fabric_class="denim", defect_type=f"type {index:02d}",
+                )
+            )  # fmt: skip
+        assert store.writer.flush(timeout_s=30)
+    repository = DefectRepository.connect(roll.config.url)
+    try:
+        result = write_pdf_report(
+            repository, None, roll.roll_key, tmp_path / "types.pdf", limit_points_per_100yd2=40.0
+        )
+    finally:
+        repository.close()
+    assert result.defect_count == 17
+    assert result.pages == expected_pages(17) == 3  # page 1, then two pages of defects
+    text = pdf_text(result.path)
+    if text:
+        assert "others" in text and "no image" in text
