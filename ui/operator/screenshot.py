@@ -2,14 +2,15 @@
 
 ::
 
-    python -m ui.operator.screenshot --out docs/images/operator.png
-    python -m ui.operator.screenshot --out shot.png --model /path/to/trained/model
+    python -m ui.operator.screenshot --out docs/images/operator.png --model runs/cras
+    python -m ui.operator.screenshot --out shot.png --model MODEL --synthetic
 
 The window runs the real pipeline on a replay of AITEX defect strips when the
 data set is found (``--aitex``, else ``../shared/datasets/aitex``), otherwise
 on the synthetic web, until the roll ends; then the first defect is selected
-and the window is saved. Without ``--model`` an untrained model folder is
-made (``training.testing``): its detections show the mechanics, not quality.
+and the window is saved. ``--model`` is a model folder from ``station train``
+(an untrained one from ``training.testing.make_model_dir`` shows the
+mechanics, not detection quality).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui.operator.screenshot", description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="PNG to write")
     parser.add_argument(
-        "--model", type=Path, default=None, help="model folder (default: untrained)"
+        "--model", type=Path, required=True, help="model folder (from station train)"
     )
     parser.add_argument("--aitex", type=Path, default=None, help="the AITEX folder")
     parser.add_argument("--synthetic", action="store_true", help="the synthetic web, not AITEX")
@@ -76,10 +77,6 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="operator-shot-"))
     model = args.model
-    if model is None:
-        from training.testing import make_model_dir
-
-        model = make_model_dir(work / "model", classes=("fabric",), tile_px=64, seed=5)
     aitex = None if args.synthetic else _aitex_dir(args.aitex)
     source, mm_per_px = _source(aitex, args.strips, args.fabric)
     url = f"sqlite:///{work / 'defects.sqlite3'}"
