@@ -260,3 +260,43 @@ def test_an_unusable_database_at_start_is_a_dialog_and_status_2(monkeypatch, tmp
     assert app.main(["--url", missing, "--images", str(tmp_path)]) == 2
     assert len(shown) == 1 and "station db upgrade" in shown[0]
     assert "Traceback" not in shown[0]
+
+
+def test_gallery_and_rolls_filters(qtbot, roll: ReviewRoll) -> None:
+    window = open_window(qtbot, roll, "anna")
+    try:
+        gallery = window.gallery
+        qtbot.keyClick(gallery.table, Qt.Key.Key_X)  # the first defect becomes a false alarm
+        qtbot.waitUntil(lambda: window.state.all_detections.grade.defect_count == 4, timeout=10_000)
+        gallery.status_filter.setCurrentText("false alarm")
+        assert gallery.visible_keys() == [roll.defect_keys[0]]
+        gallery.status_filter.setCurrentText("any")
+        gallery.min_score.setValue(0.8)
+        assert set(gallery.visible_keys()) == {roll.defect_keys[2], roll.defect_keys[3]}
+        gallery.min_score.setValue(0.0)
+        gallery.min_size.setValue(150.0)
+        assert set(gallery.visible_keys()) == {roll.defect_keys[2], roll.defect_keys[3]}
+        gallery.min_size.setValue(0.0)
+        gallery.type_filter.setCurrentText("slub")
+        assert gallery.visible_keys() == [roll.defect_keys[1], roll.defect_keys[3]]
+        gallery.type_filter.setCurrentText("any")
+        gallery.table.sortByColumn(5, Qt.SortOrder.DescendingOrder)  # score, highest first
+        assert gallery.visible_keys()[0] == roll.defect_keys[3]
+
+        rolls = window.rolls
+        assert rolls.visible_rows()[0].progress == "in progress"
+        rolls.progress_filter.setCurrentText("done")
+        assert rolls.visible_rows() == []
+        rolls.progress_filter.setCurrentText("any")
+        rolls.lot_filter.setText("qa-1")
+        assert len(rolls.visible_rows()) == 1
+        rolls.lot_filter.setText("nope")
+        assert rolls.visible_rows() == []
+        rolls.lot_filter.setText("")
+        rolls.grade_filter.setCurrentText("pass")
+        assert rolls.visible_rows() == []  # 10 points on 10 m x 1.6 m: 52.3 > 40
+        rolls.grade_filter.setCurrentText("fail")
+        rolls.station_filter.setCurrentText("station-a")
+        assert len(rolls.visible_rows()) == 1
+    finally:
+        close_window(qtbot, window)
