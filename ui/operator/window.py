@@ -428,8 +428,11 @@ class OperatorWindow(QMainWindow):
                 f"{summary.metres_uninspected:.2f} m not inspected."
             )
             self.lights.set("source", Light.OFF, "stopped", "the roll ended")
-        if self._closing and not session.busy and not session.needs_stop:
-            self.close()
+        if self._closing and not session.busy:
+            if session.needs_stop:  # closed while the roll was still starting
+                self.end_roll()
+            else:
+                self.close()
 
     def _show_database(self) -> None:
         session = self.session

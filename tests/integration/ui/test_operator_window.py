@@ -314,3 +314,17 @@ def test_an_unreachable_database_and_a_lost_camera_are_shown_and_inspection_goes
     assert window.session.phase is Phase.ENDED
     journal_files = list(Path(offline.journal_dir).iterdir())
     assert journal_files, "the records should wait in the journal"
+
+
+def test_closing_while_the_roll_starts_ends_it_once_it_runs(
+    qtbot: Any, model_dir: Path, store_config: StoreConfig
+) -> None:
+    config = make_config(model_dir, store_config, synthetic={"line_rate_hz": 2000.0})
+    window = open_window(qtbot, config)
+    window.start_roll()
+    window.close()  # at once: the model is still being opened
+    assert window.isVisible() and window.session.phase is Phase.STARTING
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=120_000)
+    assert window.session.phase is Phase.ENDED
+    _, _, roll = stored_roll(store_config)
+    assert roll.ended_at is not None
