@@ -146,6 +146,34 @@ def test_same_seed_gives_identical_models(trained, mvtec_root: Path, tmp_path: P
     )
 
 
+def test_the_validation_hook_sees_each_validation_and_changes_nothing(
+    trained, mvtec_root: Path, tmp_path: Path
+) -> None:
+    calls = []
+
+    def score_in_eval_mode(epoch: int, model: CrasModel, figures: dict[str, float]) -> None:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(2, 64, 64, 1, dtype=torch.uint8))
+        model.train(was_training)
+        figures["val_score"] = -1.0  # a copy: the trainer's record must not change
+        calls.append((epoch, figures))
+
+    hooked = train(
+        tiny_train_config(mvtec_root),
+        tmp_path / "hooked",
+        progress=False,
+        on_validation=score_in_eval_mode,
+    )
+    assert [epoch for epoch, _ in calls] == [1, 2, 3]
+    for (_, figures), record in zip(calls, hooked.report["history"], strict=True):
+        assert figures["val_image_auroc"] == record["val_image_auroc"]
+        assert record["val_score"] != -1.0
+    _assert_same_tensors(trained.model_dir, hooked.model_dir)
+    assert _without_seconds(hooked.report["history"]) == _without_seconds(trained.report["history"])
+
+
 def test_resume_extends_a_run_to_the_uninterrupted_result(trained, mvtec_root, tmp_path) -> None:
     folder = tmp_path / "resumed"
     train(tiny_train_config(mvtec_root, epochs=2), folder, progress=False)
