@@ -40,7 +40,7 @@ from station.store.repository import DefectRepository
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_NAME_LENGTH = 128
-# scrypt cost: 2^15 x 8 x 128 bytes = 32 MiB and about 0.1 s per sign-in on a desktop CPU.
+# scrypt cost: 2^15 x 8 x 128 bytes = 32 MiB; one check took 0.2 s on the 2-core dev VM.
 SCRYPT_N = 2**15
 SCRYPT_R = 8
 SCRYPT_P = 1

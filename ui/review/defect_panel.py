@@ -61,6 +61,7 @@ class DefectPanel(QWidget):
         )
         self.history = QListWidget()
         self.history.setMaximumHeight(110)
+        self.history.setWordWrap(True)
         self.buttons: dict[str, QPushButton] = {}
         buttons = QHBoxLayout()
         for name, text in ACTIONS.items():

@@ -300,3 +300,16 @@ def test_gallery_and_rolls_filters(qtbot, roll: ReviewRoll) -> None:
         assert len(rolls.visible_rows()) == 1
     finally:
         close_window(qtbot, window)
+
+
+def test_clicking_a_roll_map_mark_shows_that_defect(qtbot, roll: ReviewRoll) -> None:
+    window = open_window(qtbot, roll, "anna")
+    try:
+        target = roll.defect_keys[2]
+        point = window.roll_map.mark_position(target).toPoint()
+        qtbot.mouseClick(window.roll_map, Qt.MouseButton.LeftButton, pos=point)
+        assert window.gallery.current_key() == target
+        assert "4.100 m" in window.panel.details.text()
+        assert window.panel.images_view.crop.image is not None
+    finally:
+        close_window(qtbot, window)
