@@ -313,3 +313,19 @@ def test_clicking_a_roll_map_mark_shows_that_defect(qtbot, roll: ReviewRoll) -> 
         assert window.panel.images_view.crop.image is not None
     finally:
         close_window(qtbot, window)
+
+
+@pytest.mark.postgres
+def test_an_unreachable_postgres_at_start_is_a_dialog_and_status_2(
+    monkeypatch, postgres_url: str, tmp_path: Path
+) -> None:
+    from ui.review import app
+
+    shown: list[str] = []
+    monkeypatch.setattr(
+        app.QMessageBox, "critical", lambda _parent, _title, text: shown.append(text)
+    )
+    status = app.main(["--url", with_port(postgres_url, 1), "--images", str(tmp_path)])
+    assert status == 2
+    assert len(shown) == 1 and "cannot reach the database" in shown[0]
+    assert "What to do" in shown[0] and "Traceback" not in shown[0]
