@@ -105,7 +105,9 @@ def test_pending_migrations_are_detected_and_applied(
 
     newer = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, newer, ignore=shutil.ignore_patterns("__pycache__"))
-    (newer / "versions" / "0999_later.py").write_text(NEXT_MIGRATION)
+    (newer / "versions" / "0999_later.py").write_text(
+        NEXT_MIGRATION.replace('down_revision = "0002"', f'down_revision = "{head_revision()}"')
+    )
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", newer)  # the code of a newer station version
     engine = create_store_engine(migrated_url)
     try:
