@@ -10,7 +10,7 @@ from station.store.images import ImageStore
 from station.store.views import DefectView
 from ui.operator.session import message_of
 
-IMAGE_SIDE_PX = 150
+IMAGE_SIDE_PX = 128
 
 
 class CropView(QGroupBox):

@@ -58,7 +58,7 @@ class RollControls(QGroupBox):
         self.sensitivity = QSlider(Qt.Orientation.Horizontal)
         self.sensitivity.setTracking(False)  # one change (and one store event) per release
         self.sensitivity_label = QLabel()
-        self.sensitivity_label.setWordWrap(True)
+        self.sensitivity.setToolTip("higher finds fainter defects; each change is recorded")
         self.user_label = QLabel()
         self.sign_in = QPushButton("Sign in ...")
         self.sign_in.setToolTip("engineers may set a wider sensitivity range")
@@ -121,6 +121,5 @@ class RollControls(QGroupBox):
 
     def _show_sensitivity(self) -> None:
         self.sensitivity_label.setText(
-            f"{self.sensitivity_value:.2f} (allowed {self.low:.2f}-{self.high:.2f}; "
-            "higher finds fainter defects)"
+            f"{self.sensitivity_value:.2f} (allowed {self.low:.2f}-{self.high:.2f})"
         )

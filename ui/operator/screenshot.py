@@ -34,13 +34,15 @@ def _aitex_dir(given: Path | None) -> Path | None:
     return None
 
 
-def _source(aitex: Path | None, strips: int, fabric: str) -> tuple[dict[str, Any], float]:
-    """The source section and the pixel size (mm)."""
+def _source(
+    aitex: Path | None, strips: int, fabric: str, mm_per_px: float
+) -> tuple[dict[str, Any], float]:
+    """The source section and the pixel size (mm; a replay gets the model's calibrated one)."""
     if aitex is not None:
         paths = sorted((aitex / "Defect_images").glob(f"*_{fabric}.png"))[:strips]
         if paths:
             replay = {"paths": [str(path) for path in paths], "lines_per_block": 256}
-            return {"kind": "replay", "replay": replay}, 0.1
+            return {"kind": "replay", "replay": replay}, mm_per_px
     synthetic = {
         "fabric_preset": "grey_twill",
         "width_px": 2048,
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from station.pipeline.config import StationConfig
+    from station.pipeline.builders import model_facts
+    from station.pipeline.config import ModelConfig, StationConfig
     from station.store.config import StoreConfig
     from station.store.engine import create_store_engine
     from station.store.migrate import upgrade_database
@@ -78,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="operator-shot-"))
     model = args.model
     aitex = None if args.synthetic else _aitex_dir(args.aitex)
-    source, mm_per_px = _source(aitex, args.strips, args.fabric)
+    calibration = model_facts(ModelConfig(path=model)).metadata.calibration
+    calibrated_mm = calibration.mm_per_px if calibration is not None else 0.1
+    source, mm_per_px = _source(aitex, args.strips, args.fabric, calibrated_mm)
     url = f"sqlite:///{work / 'defects.sqlite3'}"
     engine = create_store_engine(url, create=True)
     upgrade_database(engine)
@@ -96,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     window = OperatorWindow(config, user="operator", beep=lambda: None)
-    window.resize(1500, 1000)
+    window.resize(1680, 1050)
     window.show()
     article = "AITEX " + args.fabric if source["kind"] == "replay" else "grey twill"
     window.controls.lot.setText("LOT-24-0815")
@@ -121,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(range(len(window.shown)), key=lambda i: window.shown[i].event.defect.points)
         window.strip.set_selected(worst)
         window.show_defect(worst)
-    app.processEvents()
+    settle = time.monotonic() + 0.5  # nested layouts take a few passes to follow new texts
+    while time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.02)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(args.out))
     ok = window.session is not None and window.session.phase is Phase.ENDED

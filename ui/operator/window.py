@@ -428,6 +428,14 @@ class OperatorWindow(QMainWindow):
                 f"{summary.metres_uninspected:.2f} m not inspected."
             )
             self.lights.set("source", Light.OFF, "stopped", "the roll ended")
+            self.counters.set_value("inspected", f"{summary.metres_inspected:.2f} m")
+            self.counters.set_value(
+                "uninspected",
+                f"{summary.metres_uninspected:.2f} m",
+                good=summary.metres_uninspected == 0,
+            )
+            self._metres_inspected = summary.metres_inspected
+            self._update_grade()
         if self._closing and not session.busy:
             if session.needs_stop:  # closed while the roll was still starting
                 self.end_roll()
