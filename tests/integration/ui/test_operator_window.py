@@ -328,3 +328,20 @@ def test_closing_while_the_roll_starts_ends_it_once_it_runs(
     assert window.session.phase is Phase.ENDED
     _, _, roll = stored_roll(store_config)
     assert roll.ended_at is not None
+
+
+def test_a_database_without_tables_is_a_clear_message_not_a_traceback(
+    qtbot: Any, model_dir: Path, store_config: StoreConfig, tmp_path: Path
+) -> None:
+    empty = store_config.model_copy(update={"url": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+    window = open_window(qtbot, make_config(model_dir, empty, synthetic={"total_lines": 512}))
+    window.start_roll()
+    qtbot.waitUntil(
+        lambda: window.session.phase is Phase.FAILED and not window.session.busy, timeout=60_000
+    )
+    qtbot.waitUntil(lambda: window.lights.lights["model"].light is Light.BAD, timeout=5000)
+    shown = window.banner.message.text() + window.state_line.text()
+    assert "station db upgrade" in shown or "migrat" in shown.lower()
+    assert "Traceback" not in shown and "Error:" not in shown
+    assert window.controls.start.isEnabled()  # the operator can fix it and try again
+    close_window(qtbot, window)
