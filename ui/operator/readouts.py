@@ -6,12 +6,14 @@ tested) apart from the widgets that show them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from station.grading import GradedDefect, grade_roll
 from station.pipeline.config import OperatorConfig
 from station.pipeline.extraction import FoundDefect
+from station.pipeline.figures import PipelineFigures
+from station.store.views import DefectView
 from station.store.writer import WriterStats
 from ui.operator.store_watch import StoreReading
 from ui.widgets.status_lights import Light
@@ -97,3 +99,44 @@ def database_light(stats: WriterStats | None, reading: StoreReading | None) -> L
         return None
     backlog = stats.queued + stats.journal_pending if stats is not None else 0
     return LightReadout(Light.GOOD, f"online, backlog {backlog}", "the database answers")
+
+
+def defect_facts(defect: FoundDefect) -> str:
+    """Three lines about a defect for the crop view."""
+    return (
+        f"{defect.points} point(s), score {defect.peak_score:.3g}, {defect.fabric_class}\n"
+        f"at {defect.along_mm / 1000:.3f} m, {defect.across_mm:.0f} mm from the left edge\n"
+        f"{defect.length_mm:.0f} mm long, {defect.width_mm:.0f} mm wide"
+    )
+
+
+def stored_view(
+    defect: FoundDefect, views: Sequence[DefectView], *, tolerance_mm: float = 0.5
+) -> DefectView | None:
+    """The store's row of a defect the pipeline reported (same place within ``tolerance_mm``)."""
+    if not views:
+        return None
+
+    def distance(view: DefectView) -> float:
+        return abs(view.along_mm - defect.along_mm) + abs(view.across_mm - defect.across_mm)
+
+    best = min(views, key=distance)
+    return best if distance(best) < tolerance_mm else None
+
+
+def figure_readouts(figures: PipelineFigures) -> dict[str, Readout]:
+    """The counters that follow the pipeline's figures (keys of the window's counters)."""
+    dropped = figures.source_dropped_blocks + figures.dropped_rows
+    return {
+        "inspected": Readout(f"{figures.metres_inspected:.2f} m"),
+        "uninspected": Readout(
+            f"{figures.metres_uninspected:.2f} m", good=figures.metres_uninspected == 0
+        ),
+        "speed": Readout(f"{figures.web_speed_m_per_min:.1f} m/min"),
+        "tiles": Readout(f"{figures.tiles_per_s:.0f}"),
+        "dropped": Readout(
+            str(dropped),
+            good=dropped == 0,
+            tip=f"{figures.source_dropped_blocks} source blocks, {figures.dropped_rows} tile rows",
+        ),
+    }

@@ -34,12 +34,19 @@ from station.pipeline.events import (
     WebPreview,
 )
 from station.store.images import ImageStore
-from station.store.users import Role, UserDirectory
-from station.store.views import DefectView
+from station.store.users import Role, SignedInUser
 from ui.event_pump import EventPump
 from ui.operator.body import COUNTERS, OperatorBody
-from ui.operator.readouts import database_light, defect_alarm, live_grade
+from ui.operator.readouts import (
+    database_light,
+    defect_alarm,
+    defect_facts,
+    figure_readouts,
+    live_grade,
+    stored_view,
+)
 from ui.operator.session import Phase, RollDetails, RollSession, message_of
+from ui.operator.sign_in_flow import SignInFlow
 from ui.operator.store_watch import StoreWatch
 from ui.widgets.roll_map import RollMark
 from ui.widgets.sign_in import SignInDialog
@@ -82,13 +89,16 @@ class OperatorWindow(QMainWindow):
         self.session: RollSession | None = None
         self.shown: list[ShownDefect] = []
         self.engineer = False  # an engineer signed in: the wider sensitivity range applies
-        self.sign_in_dialog: SignInDialog | None = None
         self._images_of: deque[tuple[int, bytes | None, bytes | None]] = deque(maxlen=KEEP_IMAGES)
         self._stretches: list[tuple[float, float]] = []
         self._width_mm = config.roll.width_mm or 1000.0
         self._closing = False
         self._build(beep)
         self.images = self._open_image_store()
+        self.sign_in_flow = SignInFlow(
+            config.store.url, connect_timeout_s=config.store.connect_timeout_s, parent=self
+        )
+        self.sign_in_flow.signed_in.connect(self._signed_in)
         self.pump = EventPump(parent=self)
         self._connect_pump()
         self.store_watch = StoreWatch(config.store, interval_s=config.operator.store_poll_s)
@@ -202,25 +212,16 @@ class OperatorWindow(QMainWindow):
                 "Sign-in needs the database, and it does not answer now (see the database light)"
             )
             return
-        try:
-            directory = UserDirectory.connect(
-                self.config.store.url, connect_timeout_s=self.config.store.connect_timeout_s
-            )
-        except Exception as error:
-            self.state_line.setText(f"Sign-in needs the database: {message_of(error)}")
-            return
-        self.sign_in_dialog = SignInDialog(
-            directory.sign_in, purpose="operator window", parent=self
-        )
-        self.sign_in_dialog.finished.connect(lambda _result: self._signed_in(directory))
-        self.sign_in_dialog.open()
+        problem = self.sign_in_flow.open()
+        if problem:
+            self.state_line.setText(problem)
 
-    def _signed_in(self, directory: UserDirectory) -> None:
-        directory.close()
-        dialog, self.sign_in_dialog = self.sign_in_dialog, None
-        if dialog is None or dialog.user is None:
-            return
-        user = dialog.user
+    @property
+    def sign_in_dialog(self) -> SignInDialog | None:
+        """The open sign-in dialog, if any."""
+        return self.sign_in_flow.dialog
+
+    def _signed_in(self, user: SignedInUser) -> None:
         self.user = user.name
         self.engineer = user.role is Role.ENGINEER
         self.controls.show_user(user.name, str(user.role))
@@ -242,31 +243,16 @@ class OperatorWindow(QMainWindow):
         if not 0 <= index < len(self.shown):
             return
         defect = self.shown[index].event.defect
-        facts = (
-            f"{defect.points} point(s), score {defect.peak_score:.3g}, {defect.fabric_class}\n"
-            f"at {defect.along_mm / 1000:.3f} m, {defect.across_mm:.0f} mm from the left edge\n"
-            f"{defect.length_mm:.0f} mm long, {defect.width_mm:.0f} mm wide"
-        )
         fallback = next(
             ((crop, heat) for kept, crop, heat in self._images_of if kept == index), (None, None)
         )
-        self.crop.show_defect(
-            facts=facts, view=self._stored_view(index), images=self.images, fallback=fallback
-        )
-
-    def _stored_view(self, index: int) -> DefectView | None:
         reading = self.store_watch.latest
-        if reading is None or not reading.defects:
-            return None
-        defect = self.shown[index].event.defect
-        best = min(
-            reading.defects,
-            key=lambda view: (
-                abs(view.along_mm - defect.along_mm) + abs(view.across_mm - defect.across_mm)
-            ),
+        self.crop.show_defect(
+            facts=defect_facts(defect),
+            view=stored_view(defect, reading.defects) if reading is not None else None,
+            images=self.images,
+            fallback=fallback,
         )
-        close = abs(best.along_mm - defect.along_mm) + abs(best.across_mm - defect.across_mm)
-        return best if close < 0.5 else None
 
     # -- pipeline events (GUI thread, from the pump) -------------------------------------
 
@@ -322,21 +308,8 @@ class OperatorWindow(QMainWindow):
 
     def _on_figures(self, event: FiguresUpdated) -> None:
         figures = event.figures
-        self.counters.set_value("inspected", f"{figures.metres_inspected:.2f} m")
-        self.counters.set_value(
-            "uninspected",
-            f"{figures.metres_uninspected:.2f} m",
-            good=figures.metres_uninspected == 0,
-        )
-        self.counters.set_value("speed", f"{figures.web_speed_m_per_min:.1f} m/min")
-        self.counters.set_value("tiles", f"{figures.tiles_per_s:.0f}")
-        dropped = figures.source_dropped_blocks + figures.dropped_rows
-        self.counters.set_value(
-            "dropped",
-            str(dropped),
-            good=dropped == 0,
-            tip=f"{figures.source_dropped_blocks} source blocks, {figures.dropped_rows} tile rows",
-        )
+        for key, readout in figure_readouts(figures).items():
+            self.counters.set_value(key, readout.text, good=readout.good, tip=readout.tip)
         if self._recorder_ready() and self.session is not None:
             self._width_mm = self.session.pipeline.recorder.width_mm or self._width_mm
         self.strip.set_roll(
