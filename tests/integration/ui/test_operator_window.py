@@ -19,7 +19,7 @@ from station.acquisition.lines import Severity as SourceSeverity
 from station.acquisition.lines import SourceEvent, SourceEventKind
 from station.pipeline.config import StationConfig
 from station.pipeline.errors import PipelineConfigError
-from station.pipeline.events import Alarm, SourceNotice
+from station.pipeline.events import Alarm, SourceNotice, WebPreview
 from station.pipeline.orchestrator import Pipeline
 from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
@@ -180,10 +180,37 @@ def test_each_logged_defect_shows_within_a_second_and_the_waterfall_advances(
     close_window(qtbot, window)
 
 
+STALL_SOURCE = {"total_lines": 4096, "line_rate_hz": 400.0, "queue_blocks": 6}
+STALL_QUEUES = {"inference_queue_rows": 1, "result_queue_rows": 1}
+
+
+def test_control_a_pipeline_that_waited_2_s_for_a_listener_would_drop_blocks(
+    model_dir: Path, store_config: StoreConfig
+) -> None:
+    """What the stall test below would catch: a listener that blocks the pipeline's thread."""
+    pipeline = Pipeline(
+        make_config(model_dir, store_config, synthetic=STALL_SOURCE, pipeline=STALL_QUEUES)
+    )
+    stalls = []
+
+    def blocking_listener(_event: object) -> None:
+        if not stalls:
+            stalls.append(1)
+            time.sleep(2.0)  # in the extraction thread: what a synchronous GUI would do
+
+    pipeline.bus.subscribe(blocking_listener, kinds=(WebPreview,))
+    pipeline.start()
+    assert pipeline.wait(timeout_s=180)
+    summary = pipeline.stop()
+    assert stalls and summary.source_dropped_blocks > 0
+
+
 def test_a_gui_stalled_for_two_seconds_costs_the_pipeline_nothing(
     qtbot: Any, model_dir: Path, store_config: StoreConfig, tmp_path: Path
 ) -> None:
-    synthetic = {"total_lines": 4096, "line_rate_hz": 600.0, "queue_blocks": 8}
+    # 400 lines/s (25 tiles/s) the CPU holds even under load. The source holds 6 blocks and
+    # each stage queue one row: 512 lines, 1.3 s, so a window that held the pipeline up for
+    # 2 s would make it drop blocks (the control test below shows it does).
     headless_store = store_config.model_copy(
         update={
             "url": f"sqlite:///{tmp_path / 'headless.sqlite3'}",
@@ -194,13 +221,15 @@ def test_a_gui_stalled_for_two_seconds_costs_the_pipeline_nothing(
     engine = create_store_engine(headless_store.url, create=True)
     upgrade_database(engine)
     engine.dispose()
-    headless = Pipeline(make_config(model_dir, headless_store, synthetic=synthetic))
+    headless = Pipeline(
+        make_config(model_dir, headless_store, synthetic=STALL_SOURCE, pipeline=STALL_QUEUES)
+    )
     headless.start()
     assert headless.wait(timeout_s=180)
     alone = headless.stop()
     headless_defects, _, _ = stored_roll(headless_store)
 
-    config = make_config(model_dir, store_config, synthetic=synthetic)
+    config = make_config(model_dir, store_config, synthetic=STALL_SOURCE, pipeline=STALL_QUEUES)
     window = open_window(qtbot, config)
     stalls = []
 
