@@ -192,6 +192,10 @@ class LineSource(ABC):
     def _publish(self, block: Lines, *, wait_for_space: bool = False) -> None:
         """Queue a block; when the queue is full drop the oldest, count it and report it.
 
+        A block produced once :meth:`stop` was requested is not queued: it lies past
+        the end of the run, and dropping a queued block for it would report a stop as
+        an overflow.
+
         Args:
             block: The block to queue.
             wait_for_space: Wait for the consumer instead of dropping (for sources that
@@ -205,6 +209,9 @@ class LineSource(ABC):
                 and not self._stop_requested.is_set()
             ):
                 self._condition.wait(timeout=0.1)
+            if self._stop_requested.is_set():
+                # Produced after the stop: past the end of this run, not an overflow.
+                return
             if len(self._queue) >= self._queue_blocks:
                 dropped = self._queue.popleft()
                 self._stats.dropped += 1

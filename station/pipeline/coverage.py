@@ -39,6 +39,15 @@ class Stretch:
         """Length along the roll."""
         return self.to_mm - self.from_mm
 
+    def __str__(self) -> str:
+        """Where it lies along the roll, for people: ``454.4–512.0 mm``."""
+        return f"{self.from_mm:.1f}\u2013{self.to_mm:.1f} mm"
+
+    def describe(self) -> str:
+        """One log line: where it lies, why and how many items were lost in it."""
+        lost = f", {self.lost_items} block(s) or tile row(s) dropped" if self.lost_items else ""
+        return f"{self} ({'; '.join(self.reasons)}{lost})"
+
 
 @dataclass(frozen=True)
 class _Loss:

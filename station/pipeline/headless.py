@@ -50,7 +50,7 @@ def run_headless(
     pipeline = Pipeline(config)
     pipeline.bus.subscribe(lambda event: logger.warning("ALARM %s", event.message), kinds=(Alarm,))
     pipeline.bus.subscribe(
-        lambda event: logger.info("uninspected stretch recorded: %s", event.stretch),
+        lambda event: logger.info("uninspected stretch recorded: %s", event.stretch.describe()),
         kinds=(UninspectedStretchFound,),
     )
     pipeline.start()

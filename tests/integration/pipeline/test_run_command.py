@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -211,3 +213,57 @@ def test_pixel_format_the_camera_does_not_offer_names_the_field(
     assert status == 2
     assert "source.camera.pixel_format: the camera does not offer 'BayerRG8'" in err
     assert "Mono8" in err  # the hint lists what it offers
+
+
+def _finish_within_seconds(config_path: Path, seconds: str) -> tuple[int, str, str]:
+    process = _station(
+        "run", "--config", str(config_path), "--max-seconds", seconds, "--status-every-s", "0.5"
+    )
+    try:
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, err
+
+
+def test_max_seconds_is_a_normal_stop(
+    model_dir: Path, store_config: StoreConfig, tmp_path: Path
+) -> None:
+    config_path = _endless_synthetic(model_dir, store_config, tmp_path)
+    status, out, err = _finish_within_seconds(config_path, "3")
+    assert status == 0, err
+    assert "--max-seconds 3.0 reached" in err
+    assert "ERROR" not in err and "Traceback" not in err, err
+    assert "Stretch(" not in out + err
+    assert re.search(r"web seen\s+[\d.]+ m", out)
+
+
+def test_stopping_a_replay_that_outruns_inference_is_clean_and_readable(
+    model_dir: Path, store_config: StoreConfig, tmp_path: Path
+) -> None:
+    """An unpaced looping replay keeps the source queue full, so the stop meets a waiting
+    producer (once logged as an overflow), and inference falls behind, so stretches are logged.
+    """
+    rng = np.random.default_rng(5)
+    strip = tmp_path / "strip.png"
+    cv2.imwrite(str(strip), (120 + rng.normal(0, 8, (640, 192))).clip(0, 255).astype(np.uint8))
+    config = station_config(
+        model_dir,
+        store_config,
+        source={
+            "kind": "replay",
+            "replay": {"paths": [str(strip)], "lines_per_block": 64, "loop": True},
+        },
+        geometry={"mm_per_px": 0.1},
+        roll={"lot_number": "LOT-REPLAY-STOP"},
+    )
+    config_path = tmp_path / "replay.yaml"
+    config_path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    status, out, err = _finish_within_seconds(config_path, "2")
+    assert status == 0, err
+    assert "ERROR" not in err and "Traceback" not in err, err
+    assert "Stretch(" not in out + err
+    logged = re.findall(r"uninspected stretch recorded: ([\d.]+)\u2013([\d.]+) mm \(", err)
+    assert logged, err  # inference fell behind, so stretches were logged, readably
+    assert all(float(low) < float(high) for low, high in logged)

@@ -227,3 +227,21 @@ def test_a_failing_event_callback_does_not_stop_the_roll(
     with ReplaySource(ReplayConfig(paths=paths, lines_per_block=50), on_event=broken) as source:
         blocks = list(source)
     assert sum(b.num_lines for b in blocks) == web.shape[0]
+
+
+def test_stopping_an_unpaced_replay_with_a_full_queue_drops_nothing(
+    strips: tuple[list[Path], np.ndarray],
+) -> None:
+    """A stop is not an overflow: the block the waiting producer holds is simply not queued."""
+    paths, web = strips
+    events: list[SourceEvent] = []
+    config = ReplayConfig(paths=paths, lines_per_block=10, queue_blocks=2, loop=True)
+    source = ReplaySource(config, on_event=events.append)
+    source.start()
+    time.sleep(0.2)  # the producer fills the queue and waits with a third block in hand
+    source.stop(timeout_s=2.0)
+    assert source.stats.dropped == 0
+    assert not [e for e in events if e.kind == SourceEventKind.BLOCKS_DROPPED]
+    kept = [source.try_read(timeout_s=0.1) for _ in range(2)]
+    assert [b.first_line for b in kept if b is not None] == [0, 10]  # the queued blocks stay
+    np.testing.assert_array_equal(kept[0].pixels, web[:10])

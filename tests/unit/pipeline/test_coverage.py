@@ -68,3 +68,17 @@ def test_positions_follow_the_rows_not_the_line_count() -> None:
     tracker.row_done(0, 64, first_mm=1000.0, inspected=True)
     stretch = tracker.row_done(128, 192, first_mm=1030.0, inspected=True)
     assert stretch.from_mm == pytest.approx(1000.0 + 64 * MM) and stretch.to_mm == 1030.0
+
+
+def test_a_stretch_reads_as_its_place_along_the_roll() -> None:
+    tracker = CoverageTracker(mm_per_line=0.1)
+    tracker.row_done(0, 4544, first_mm=0.0, inspected=True)
+    tracker.note_loss(4544, 5120, "inference fell behind")
+    stretch = tracker.row_done(5120, 5184, first_mm=512.0, inspected=True)
+    assert stretch is not None
+    assert str(stretch) == "454.4\u2013512.0 mm"
+    assert f"gap {stretch}" == "gap 454.4\u2013512.0 mm"
+    assert stretch.describe() == (
+        "454.4\u2013512.0 mm (inference fell behind, 1 block(s) or tile row(s) dropped)"
+    )
+    assert "Stretch(" not in stretch.describe()
