@@ -36,6 +36,9 @@ class StoreConfig(StrictModel):
         image_root: Folder holding defect crops and heatmaps.
         image_store_max_bytes: Size limit of the image store; past it defects are logged
             without images (None: only the disk's size limits it).
+        image_store_resume_free_bytes: After the image store was full, images are stored
+            again only once this much is free (at most a tenth of ``image_store_max_bytes``
+            counts), so a disk at its limit does not flap between full and not full.
         fsync_images: Flush every image to disk before its defect row is committed.
         journal_dir: Folder of the local append-only journal that holds records
             while the database is unreachable.
@@ -52,6 +55,7 @@ class StoreConfig(StrictModel):
     url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'defects.sqlite3'}"
     image_root: Path = DEFAULT_DATA_DIR / "images"
     image_store_max_bytes: int | None = Field(default=None, gt=0)
+    image_store_resume_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     fsync_images: bool = True
     journal_dir: Path = DEFAULT_DATA_DIR / "store-journal"
     queue_size: int = Field(default=4096, ge=1)

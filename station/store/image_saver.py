@@ -17,15 +17,23 @@ class DefectImageSaver:
     When the store is full the defect is kept without its images, one
     ``image_store_full`` event is raised per episode, and an
     ``image_store_recovered`` event (with the count of images not stored) when
-    an image fits again.
+    images are stored again. With hysteresis: once full, no image is tried until
+    the store has ``resume_free_bytes`` free (capped at a tenth of the store's
+    size limit, when it has one), so a disk hovering at its limit gives one
+    "full" and one "space again", not a flapping pair per image.
+
+    Args:
+        images: The image store.
+        resume_free_bytes: Free space needed before images are stored again.
 
     Attributes:
         skipped: Images not stored since start-up.
         events: Events raised since the caller last took them.
     """
 
-    def __init__(self, images: ImageStore) -> None:
+    def __init__(self, images: ImageStore, *, resume_free_bytes: int = 0) -> None:
         self.images = images
+        self.resume_free_bytes = resume_free_bytes
         self.skipped = 0
         self.events: list[EventRecord] = []
         self._full = False
@@ -39,6 +47,10 @@ class DefectImageSaver:
         total = 0
         for kind, data in (("crop", crop_png), ("heatmap", heatmap_png)):
             if data is None:
+                continue
+            if self._full and not self._room_to_resume(len(data)):
+                self.skipped += 1
+                self._skipped_while_full += 1
                 continue
             try:
                 image = self.images.put(
@@ -64,8 +76,19 @@ class DefectImageSaver:
             log.exception("could not flush image folders to disk")
 
     def take_events(self) -> list[EventRecord]:
+        """The events raised since the last call (the writer stores them)."""
         events, self.events = self.events, []
         return events
+
+    def _room_to_resume(self, size: int) -> bool:
+        margin = self.resume_free_bytes
+        if self.images.max_bytes is not None:
+            margin = min(margin, self.images.max_bytes // 10)
+        try:
+            return self.images.free_bytes() >= size + margin
+        except OSError:
+            log.exception("could not measure the image store's free space")
+            return False
 
     def _on_full(self, record: DefectRecord, error: ImageStoreFullError) -> None:
         self.skipped += 1

@@ -17,8 +17,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -55,6 +57,11 @@ class StoredImage:
     size_bytes: int
 
 
+def disk_free_bytes(path: Path) -> int:
+    """Bytes an unprivileged process may still write on the file system holding ``path``."""
+    return shutil.disk_usage(path).free
+
+
 def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -70,17 +77,24 @@ class ImageStore:
         root: Folder of the store (created if missing).
         max_bytes: Size limit of the store (None: only the disk limits it).
         fsync: Let :meth:`sync` flush files and folders to disk (off only for tests/benchmarks).
+        disk_free: How free space on the store's disk is measured (replaced in tests).
 
     Raises:
         ImageStoreError: the root folder cannot be created.
     """
 
     def __init__(
-        self, root: str | Path, *, max_bytes: int | None = None, fsync: bool = True
+        self,
+        root: str | Path,
+        *,
+        max_bytes: int | None = None,
+        fsync: bool = True,
+        disk_free: Callable[[Path], int] = disk_free_bytes,
     ) -> None:
         self.root = Path(root).expanduser().resolve()
         self.max_bytes = max_bytes
         self.fsync = fsync
+        self._disk_free = disk_free
         try:
             (self.root / _TEMP_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -136,6 +150,13 @@ class ImageStore:
                 )
             return self._usage_bytes
 
+    def free_bytes(self) -> int:
+        """Bytes that may still be stored: the disk's free space, and the room under the limit."""
+        free = self._disk_free(self.root)
+        if self.max_bytes is not None:
+            free = min(free, self.max_bytes - self.usage_bytes())
+        return max(0, free)
+
     def _reserve(self, size: int) -> None:
         used = self.usage_bytes()
         if self.max_bytes is not None and used + size > self.max_bytes:
@@ -143,6 +164,12 @@ class ImageStore:
                 f"the image store {self.root} is full ({used} of {self.max_bytes} bytes used)",
                 hint="review defects so retention may delete their images, raise "
                 "store.image_store_max_bytes, or free disk space",
+            )
+        free = self._disk_free(self.root)
+        if free < size:
+            raise ImageStoreFullError(
+                f"the disk under the image store {self.root} is full ({free} bytes free)",
+                hint="free disk space, or let retention delete images of reviewed defects",
             )
 
     # -- writing ---------------------------------------------------------------

@@ -119,7 +119,9 @@ class DefectWriter:
         schema_verified: bool = True,
     ) -> None:
         self._repository = repository
-        self._image_saver = DefectImageSaver(images)
+        self._image_saver = DefectImageSaver(
+            images, resume_free_bytes=config.image_store_resume_free_bytes
+        )
         self._journal = journal
         self._config = config
         self._on_ack = on_ack

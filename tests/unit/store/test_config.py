@@ -34,3 +34,14 @@ def test_bad_fields_are_named(tmp_path: Path) -> None:
     assert "queue_sise" in str(raised.value)
     with pytest.raises(ConfigError):
         load_store_config(tmp_path / "missing.yaml")
+
+
+def test_a_negative_resume_margin_for_the_image_store_is_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    assert StoreConfig().image_store_resume_free_bytes == 64 * 1024 * 1024
+    path = tmp_path / "store.yaml"
+    path.write_text("image_store_resume_free_bytes: -1\n")
+    with pytest.raises(ConfigError) as raised:
+        load_store_config(path)
+    assert "image_store_resume_free_bytes" in str(raised.value)
