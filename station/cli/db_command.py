@@ -1,4 +1,9 @@
-"""``station db``: create or upgrade the defect database, status, retention, training export."""
+"""``station db``: create or upgrade the defect database, status, flush, retention, export.
+
+``station db status`` exits with 0 when all is well, 1 when migrations are not
+current, and 3 when the database is unreachable (it still prints the local
+journal's backlog then).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ import getpass
 import sys
 from datetime import datetime
 
+from station.store.backlog import DatabaseStatus, database_status, flush_journal
 from station.store.config import RetentionConfig, load_store_config
 from station.store.engine import create_store_engine, safe_url
 from station.store.errors import StoreError
 from station.store.export import export_training_set
 from station.store.images import ImageStore
-from station.store.journal import count_pending
 from station.store.migrate import schema_status, upgrade_database
 from station.store.repository import DefectRepository
 from station.store.retention import apply_retention
@@ -64,29 +69,46 @@ def _upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backlog_line(status: DatabaseStatus) -> str:
+    backlog = status.backlog
+    age_s = backlog.age_s()
+    age = "" if age_s is None else f", oldest {age_s / 3600:.1f} h old"
+    return f"journal:   {backlog.records} record(s) waiting in {backlog.directory}{age}"
+
+
 def _status(args: argparse.Namespace) -> int:
     config = load_store_config(args.config, url=args.url)
-    engine = create_store_engine(config.url, connect_timeout_s=config.connect_timeout_s)
-    try:
-        status = schema_status(engine)
-        print(f"database:  {safe_url(config.url)} (reachable)")
-        print(f"migration: {status.current or 'none'} (newest known: {status.head})")
-        if not status.known:
-            print("state:     migrated by a newer station version; update this software")
-            return 1
-        if status.pending:
-            print(
-                f"state:     {len(status.pending)} migration(s) pending; run `station db upgrade`"
-            )
-            return 1
+    status = database_status(config)
+    if status.unreachable is not None:
+        print(f"database:  unreachable: {status.unreachable}")
+        print(_backlog_line(status))
+        if status.backlog.records:
+            print("state:     `station db flush` writes the journal once the database answers")
+        return status.exit_status
+    schema = status.schema
+    assert schema is not None
+    print(f"database:  {status.url} (reachable)")
+    print(f"migration: {schema.current or 'none'} (newest known: {schema.head})")
+    if not schema.known:
+        print("state:     migrated by a newer station version; update this software")
+    elif schema.pending:
+        print(f"state:     {len(schema.pending)} migration(s) pending; run `station db upgrade`")
+    else:
         print("state:     up to date")
-        for name, count in DefectRepository(engine).table_counts().items():
-            print(f"{name + ':':<20} {count}")
-    finally:
-        engine.dispose()
-    pending = count_pending(config.journal_dir) if config.journal_dir.exists() else 0
-    print(f"journal:   {pending} record(s) waiting in {config.journal_dir}")
-    return 0
+    for name, count in status.table_counts.items():
+        print(f"{name + ':':<20} {count}")
+    print(_backlog_line(status))
+    return status.exit_status
+
+
+def _flush(args: argparse.Namespace) -> int:
+    config = load_store_config(args.config, url=args.url)
+    result = flush_journal(config)
+    print(
+        f"wrote {result.written} journal record(s) to {safe_url(config.url)}; "
+        f"{result.rejected} refused (kept in rejected.journal), {result.left} left in the journal"
+    )
+    return 0 if result.left == 0 else 1
 
 
 def _retention(args: argparse.Namespace) -> int:
@@ -218,7 +240,7 @@ def _register_user_commands(commands: argparse._SubParsersAction) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``station db`` and its sub-commands."""
     parser = subparsers.add_parser(
-        "db", help="defect database: upgrade, status, retention, training export, users"
+        "db", help="defect database: upgrade, status, flush, retention, training export, users"
     )
     commands = parser.add_subparsers(dest="db_command", metavar="ACTION")
     commands.required = True
@@ -232,6 +254,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_store_arguments(status)
     status.set_defaults(handler=_status)
+
+    flush = commands.add_parser(
+        "flush", help="write the journal's records to the database (no pipeline runs)"
+    )
+    add_store_arguments(flush)
+    flush.set_defaults(handler=_flush)
 
     retention = commands.add_parser(
         "retention", help="delete images of reviewed defects by age/size"
