@@ -10,6 +10,7 @@ a message saying so.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -51,6 +52,23 @@ def aitex_dir() -> Path:
     require(found is not None, "the AITEX data set (../shared/datasets/aitex or CRAS_AITEX_DIR)")
     assert found is not None
     return found
+
+
+@pytest.fixture(autouse=True)
+def _no_log_handler_outlives_its_test():
+    """Drop the stderr handlers that ``station.cli.main`` installed during a test.
+
+    ``configure_logging`` binds a handler to the ``sys.stderr`` of the moment,
+    which inside a test is pytest's capture stream. Left on the root logger it
+    would outlive that stream, and the next test that logs before calling
+    ``main`` would get "--- Logging error --- ... I/O operation on closed file"
+    in its stderr. pytest's own capture handlers are subclasses and are kept.
+    """
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler) is logging.StreamHandler:  # exactly what configure_logging adds
+            root.removeHandler(handler)
 
 
 def cuda_available() -> bool:
