@@ -158,6 +158,12 @@ class LineSource(ABC):
                 yield block
 
     @property
+    def queued_blocks(self) -> int:
+        """Blocks waiting in the output queue now (for status and soak figures)."""
+        with self._condition:
+            return len(self._queue)
+
+    @property
     def stats(self) -> SourceStats:
         """A snapshot of the counters."""
         with self._condition:
