@@ -31,6 +31,11 @@ class Lines:
             or None where the source has no encoder.
         truth_mask: bool [h, w] ground truth (True = defective pixel) where the source knows
             it (synthetic fabric); None otherwise.
+        segment_start: True when the block's first line does not continue the web of the
+            previous block although the line numbers do (a replay starting its next image
+            file: strips are played one after another but are not one piece of fabric).
+            The pipeline then starts a new *segment*: no tile row, web edge or defect
+            spans the two. Not a loss: no line is missing.
     """
 
     pixels: np.ndarray
@@ -38,6 +43,7 @@ class Lines:
     timestamp_s: float
     encoder_mm: float | None = None
     truth_mask: np.ndarray | None = None
+    segment_start: bool = False
 
     @property
     def num_lines(self) -> int:

@@ -2,9 +2,12 @@
 
 The images are laid end to end along the roll: an image of H rows and W
 columns is H lines of W pixels (an AITEX strip, 4096 x 256, is 256 lines of
-4096 pixels). Blocks of ``lines_per_block`` lines are cut from that stream
-regardless of image boundaries. An image that cannot be read is reported,
-counted and skipped; the roll goes on.
+4096 pixels). Line numbers and positions run on from one image to the next,
+but the images are not one piece of fabric: each image is cut into its own
+blocks of ``lines_per_block`` lines (its last block shorter), and its first
+block is marked ``segment_start`` so that the pipeline never joins a tile row,
+a web edge or a defect across two images. An image that cannot be read is
+reported, counted and skipped; the roll goes on.
 """
 
 from __future__ import annotations
@@ -81,26 +84,21 @@ class ReplaySource(LineSource):
 
     def _produce(self) -> None:
         pacer = LinePacer(line_rate_hz=self.config.line_rate_hz, stop_event=self._stop_requested)
-        pending: list[np.ndarray] = []
-        pending_lines = 0
         next_line = 0
         while True:
             read_any = False
             for path in self.files:
                 if self._stop_requested.is_set():
                     return
-                image = self._read(path, at_line=next_line + pending_lines)
+                image = self._read(path, at_line=next_line)
                 if image is None:
                     continue
                 read_any = True
-                pending.append(image)
-                pending_lines += image.shape[0]
-                while pending_lines >= self.config.lines_per_block:
-                    block, pending = _take_lines(pending, self.config.lines_per_block)
-                    pending_lines -= block.shape[0]
-                    if not self._release(block, next_line, pacer):
+                for offset in range(0, image.shape[0], self.config.lines_per_block):
+                    pixels = _own_block(image, offset, self.config.lines_per_block)
+                    if not self._release(pixels, next_line, pacer, segment_start=offset == 0):
                         return
-                    next_line += block.shape[0]
+                    next_line += pixels.shape[0]
             if not read_any:
                 raise DataError(
                     f"{self.name}: none of the {len(self.files)} images could be read",
@@ -108,13 +106,11 @@ class ReplaySource(LineSource):
                 )
             if not self.config.loop:
                 break
-        if pending_lines and not self._release(np.concatenate(pending), next_line, pacer):
-            return
         self._emit(
             SourceEventKind.END_OF_ROLL,
             Severity.INFO,
-            f"{self.name}: end of roll after {next_line + pending_lines} lines",
-            lines=next_line + pending_lines,
+            f"{self.name}: end of roll after {next_line} lines",
+            lines=next_line,
         )
 
     def _read(self, path: Path, *, at_line: int) -> np.ndarray | None:
@@ -133,29 +129,28 @@ class ReplaySource(LineSource):
             return None
         return fit_width(image, self.width_px)
 
-    def _release(self, pixels: np.ndarray, first_line: int, pacer: LinePacer) -> bool:
+    def _release(
+        self, pixels: np.ndarray, first_line: int, pacer: LinePacer, *, segment_start: bool
+    ) -> bool:
         """Wait until the block is due, then queue it; False when stopped meanwhile."""
         if not pacer.wait_for_line(first_line + pixels.shape[0]):
             return False
-        block = Lines(pixels=pixels, first_line=first_line, timestamp_s=time.time())
+        block = Lines(
+            pixels=pixels,
+            first_line=first_line,
+            timestamp_s=time.time(),
+            segment_start=segment_start,
+        )
         self._publish(block, wait_for_space=not pacer.paced)
         return True
 
 
-def _take_lines(pending: list[np.ndarray], count: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Cut the first ``count`` lines off a list of line chunks; returns (block, rest)."""
-    taken: list[np.ndarray] = []
-    needed = count
-    rest = list(pending)
-    while needed > 0:
-        chunk = rest.pop(0)
-        if chunk.shape[0] <= needed:
-            taken.append(chunk)
-            needed -= chunk.shape[0]
-        else:
-            taken.append(chunk[:needed])
-            rest.insert(0, chunk[needed:])
-            needed = 0
-    block = taken[0] if len(taken) == 1 else np.concatenate(taken)
-    # A block must own its memory: a slice of an image would alias the rest of it.
-    return (block if block.base is None else block.copy()), rest
+def _own_block(image: np.ndarray, offset: int, lines: int) -> np.ndarray:
+    """Lines ``[offset, offset + lines)`` of an image, as an array that owns its memory.
+
+    A block must own its memory: a slice would keep the rest of the image alive
+    and alias it.
+    """
+    if offset == 0 and lines >= image.shape[0] and image.base is None:
+        return image
+    return image[offset : offset + lines].copy()

@@ -8,6 +8,11 @@ starts every ``S - overlap`` lines; the last row of a segment is placed flush
 with its end so every line of it is covered (as ``window_starts`` does across
 the web). A gap in the line numbers (blocks lost upstream) ends the segment;
 the lines that no row covers are found downstream by the coverage tracker.
+A block marked ``segment_start`` (a replay's next image file: the line numbers
+run on, the fabric does not) ends it too, without being a gap: the previous
+segment gets its flush row, so its lines stay covered, and no row, background
+window or web edge reaches across the boundary. Rows carry the index of their
+segment so that stitching and extraction keep segments apart as well.
 
 Each row carries its lines' pixels, background mask, positions and the web
 span found in it, as copies: the buffer's memory is reused.
@@ -42,6 +47,8 @@ class WebRow:
         along_mm: float64 [S], position of each line along the roll (mm from its start).
         span: Fabric columns in this row, or None when none were found.
         received_s: Wall-clock time the row's first block arrived (for latency).
+        segment: Index of the segment the row lies in (0 for the first; a gap or a
+            ``segment_start`` block starts the next). A row never spans two segments.
     """
 
     first_line: int
@@ -50,6 +57,7 @@ class WebRow:
     along_mm: np.ndarray
     span: WebSpan | None
     received_s: float
+    segment: int = 0
 
     @property
     def num_lines(self) -> int:
@@ -128,10 +136,12 @@ class WebAssembler:
         self.max_background_fraction = max_background_fraction
         self.edge_gap_px = edge_gap_px
         self._expected_line: int | None = None
+        self.segment = 0
         self._reset_segment(0)
         self.lines_seen_until = 0
         self.blocks_seen = 0
         self.gaps_seen = 0
+        self.segments_started = 0
 
     def _reset_segment(self, first_line: int) -> None:
         self._segment_start = first_line
@@ -159,10 +169,12 @@ class WebAssembler:
                     block.first_line,
                 )
             self.gaps_seen += 1
-            rows += self._finish_segment()
-            self._reset_segment(block.first_line)
+            rows += self._next_segment(block.first_line)
         elif self._expected_line is None:
             self._reset_segment(block.first_line)
+        elif block.segment_start:
+            # The web does not continue (a new file): not a loss, so not a gap.
+            rows += self._next_segment(block.first_line)
         self._expected_line = block.end_line
         self.lines_seen_until = max(self.lines_seen_until, block.end_line)
         self.blocks_seen += 1
@@ -182,6 +194,14 @@ class WebAssembler:
     @property
     def _buffer_end(self) -> int:
         return self._buffer_first + self.buffered_lines
+
+    def _next_segment(self, first_line: int) -> list[WebRow]:
+        """End the current segment (its flush row, if due) and start one at ``first_line``."""
+        rows = self._finish_segment()
+        self.segment += 1
+        self.segments_started += 1
+        self._reset_segment(first_line)
+        return rows
 
     def _finish_segment(self) -> list[WebRow]:
         end = self._buffer_end
@@ -249,4 +269,5 @@ class WebAssembler:
                 bridge_gap_px=self.edge_gap_px,
             ),
             received_s=float(self._received[lo]),
+            segment=self.segment,
         )

@@ -2,8 +2,11 @@
 
 The band holds the newest stretch of the web that extraction still needs:
 per pixel the sum and count of the tile maps that cover it (blended as their
-**mean**), plus the pixels, background mask, line positions and the web's
-left edge per line, and the tiles themselves (for a defect's matched class).
+**mean**), plus the pixels, background mask, line positions, the web's span
+per line (the union of the spans of the rows that cover it: every scored
+column lies inside it) and the segment each line belongs to, and the tiles
+themselves (for a defect's matched class). A row never spans two segments
+(see :mod:`station.pipeline.assembly`); extraction labels each segment apart.
 
 Why the mean and not the maximum: the model's pixel threshold is calibrated
 on single-tile maps. The mean of overlapping maps is never noisier than one
@@ -83,6 +86,8 @@ class ScoreBand:
         self.claimed = np.zeros((0, width_px), bool)
         self.along_mm = np.zeros(0, np.float64)
         self.web_left = np.zeros(0, np.int32)
+        self.web_right = np.zeros(0, np.int32)
+        self.segment = np.zeros(0, np.int64)
         self.tiles: list[PlacedTile] = []
 
     @property
@@ -115,8 +120,12 @@ class ScoreBand:
         self.pixels[lo:hi] = row.pixels
         self.background[lo:hi] = row.background
         self.along_mm[lo:hi] = row.along_mm
+        self.segment[lo:hi] = row.segment
         if row.span is not None:
-            self.web_left[lo:hi] = row.span.left
+            left, right = self.web_left[lo:hi], self.web_right[lo:hi]
+            known = left >= 0
+            left[:] = np.where(known, np.minimum(left, row.span.left), row.span.left)
+            right[:] = np.where(known, np.maximum(right, row.span.right), row.span.right)
         size = scored.tile_px
         for index, x in enumerate(scored.xs):
             self._sum[lo:hi, x : x + size] += scored.anomaly_maps[index]
@@ -172,6 +181,8 @@ class ScoreBand:
         self.claimed = self.claimed[drop:].copy()
         self.along_mm = self.along_mm[drop:].copy()
         self.web_left = self.web_left[drop:].copy()
+        self.web_right = self.web_right[drop:].copy()
+        self.segment = self.segment[drop:].copy()
         self.origin_line += drop
         self.tiles = [tile for tile in self.tiles if tile.end_line > self.origin_line]
 
@@ -190,3 +201,5 @@ class ScoreBand:
         self.claimed = np.concatenate([self.claimed, np.zeros((extra, width), bool)])
         self.along_mm = np.concatenate([self.along_mm, np.full(extra, np.nan)])
         self.web_left = np.concatenate([self.web_left, np.full(extra, -1, np.int32)])
+        self.web_right = np.concatenate([self.web_right, np.full(extra, -1, np.int32)])
+        self.segment = np.concatenate([self.segment, np.full(extra, -1, np.int64)])

@@ -47,11 +47,17 @@ def _play_all(config: ReplayConfig, events: list[SourceEvent] | None = None) -> 
         return list(source)
 
 
-def test_blocks_cut_across_strips_keep_line_order(strips: tuple[list[Path], np.ndarray]) -> None:
+def test_each_file_is_cut_into_its_own_blocks_and_starts_a_segment(
+    strips: tuple[list[Path], np.ndarray],
+) -> None:
     paths, web = strips
     blocks = _play_all(ReplayConfig(paths=[paths[0].parent], lines_per_block=16))
-    assert [b.num_lines for b in blocks] == [16] * 6 + [4]  # 100 lines, last block short
-    assert [b.first_line for b in blocks] == list(range(0, 100, 16))
+    # 30, 50 and 20 lines: no block spans two files, each file's last block is short.
+    assert [b.num_lines for b in blocks] == [16, 14, 16, 16, 16, 2, 16, 4]
+    starts = [0, 16, 30, 46, 62, 78, 80, 96]
+    assert [b.first_line for b in blocks] == starts  # line numbers run on across files
+    first_blocks = [True, False, True, False, False, False, True, False]
+    assert [b.segment_start for b in blocks] == first_blocks
     np.testing.assert_array_equal(np.concatenate([b.pixels for b in blocks]), web)
     assert all(b.encoder_mm is None and b.truth_mask is None for b in blocks)
     assert all(b.pixels.base is None for b in blocks)  # each block owns its memory
@@ -69,7 +75,7 @@ def test_after_the_last_block_read_says_finished(strips: tuple[list[Path], np.nd
     paths, _ = strips
     events: list[SourceEvent] = []
     with ReplaySource(ReplayConfig(paths=paths, lines_per_block=100), on_event=events.append) as s:
-        assert s.read(timeout_s=5).num_lines == 100
+        assert [s.read(timeout_s=5).num_lines for _ in STRIP_LINES] == list(STRIP_LINES)
         with pytest.raises(SourceFinishedError):
             s.read(timeout_s=5)
     assert SourceEventKind.END_OF_ROLL in [e.kind for e in events]
@@ -82,8 +88,12 @@ def test_loop_continues_line_numbers_and_repeats_content(
 ) -> None:
     paths, web = strips
     with ReplaySource(ReplayConfig(paths=paths, lines_per_block=30, loop=True)) as source:
-        blocks = [source.read(timeout_s=5) for _ in range(10)]  # 300 lines = 3 passes
-    assert [b.first_line for b in blocks] == list(range(0, 300, 30))
+        blocks = [source.read(timeout_s=5) for _ in range(12)]  # 300 lines = 3 passes
+    # Per pass: 30 lines, 30 + 20 lines, 20 lines; every file starts a segment.
+    assert [b.num_lines for b in blocks] == [30, 30, 20, 20] * 3
+    starts = [100 * p + s for p in range(3) for s in (0, 30, 60, 80)]
+    assert [b.first_line for b in blocks] == starts
+    assert [b.segment_start for b in blocks] == [True, True, False, True] * 3
     played = np.concatenate([b.pixels for b in blocks])
     np.testing.assert_array_equal(played, np.concatenate([web, web, web]))
 
@@ -120,8 +130,8 @@ def test_narrow_strip_is_padded_with_its_edge(tmp_path: Path) -> None:
     Image.fromarray(wide).save(tmp_path / "a.png")
     Image.fromarray(narrow).save(tmp_path / "b.png")
     blocks = _play_all(ReplayConfig(paths=[tmp_path], lines_per_block=8))
-    assert blocks[0].pixels.shape == (8, 12)
-    padded = blocks[0].pixels[4:]
+    assert [b.pixels.shape for b in blocks] == [(4, 12), (4, 12)]
+    padded = blocks[1].pixels
     np.testing.assert_array_equal(padded[:, :9], narrow)
     np.testing.assert_array_equal(padded[:, 9:], np.repeat(narrow[:, -1:], 3, axis=1))
 
