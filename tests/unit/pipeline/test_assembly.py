@@ -1,12 +1,15 @@
-"""Web assembly: rows of S lines every S - overlap lines, positions in mm, gaps."""
+"""Web assembly: rows of S lines every S - overlap lines, positions in mm, gaps, segments."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from station.pipeline.assembly import LinePositions, WebAssembler
 from tests.unit.pipeline.helpers import block, fabric
+from training.data.tiling import background_mask
 
 WIDTH = 96
 
@@ -94,3 +97,51 @@ def test_buffer_stays_within_a_tile_plus_a_block() -> None:
 def test_overlap_must_be_smaller_than_the_tile() -> None:
     with pytest.raises(ValueError, match="overlap"):
         WebAssembler(tile_px=64, overlap_px=64, positions=LinePositions(mm_per_line=0.1))
+
+
+def _segment_blocks(assembler: WebAssembler, files: list[np.ndarray], block_lines: int) -> list:
+    """Feed files the way ReplaySource plays them: own blocks each, the first marked."""
+    rows, line = [], 0
+    for pixels in files:
+        for offset in range(0, len(pixels), block_lines):
+            part = pixels[offset : offset + block_lines]
+            rows += assembler.add(replace(block(part, line), segment_start=offset == 0))
+            line += len(part)
+    return rows + assembler.finish()
+
+
+def test_a_segment_start_block_ends_the_segment_without_a_gap() -> None:
+    files = [fabric(100, WIDTH, seed=1), fabric(90, WIDTH, seed=2), fabric(120, WIDTH, seed=3)]
+    assembler = WebAssembler(tile_px=64, overlap_px=16, positions=LinePositions(mm_per_line=0.5))
+    rows = _segment_blocks(assembler, files, 40)
+    # File lines 0-99, 100-189, 190-309: each file's last row is flush with its own end.
+    assert [r.first_line for r in rows] == [0, 36, 100, 126, 190, 238, 246]
+    assert [r.segment for r in rows] == [0, 0, 1, 1, 2, 2, 2]
+    assert assembler.gaps_seen == 0 and assembler.segments_started == 2
+    bounds = [(0, 100), (100, 190), (190, 310)]
+    for row in rows:  # no row spans two files
+        start, end = bounds[row.segment]
+        assert start <= row.first_line and row.end_line <= end
+        np.testing.assert_array_equal(row.pixels, files[row.segment][row.first_line - start :][:64])
+        # Positions run on along the roll: the strips are played one after another.
+        np.testing.assert_allclose(row.along_mm, (row.first_line + np.arange(64)) * 0.5)
+
+
+def test_the_background_and_web_edge_of_a_segment_do_not_see_the_previous_one() -> None:
+    first = fabric(80, WIDTH, seed=4)
+    first[:, :30] = 255  # a machine background left of this strip's web
+    second = fabric(64, WIDTH, seed=5)  # the fabric fills the camera
+    assembler = WebAssembler(tile_px=64, overlap_px=0, positions=LinePositions(mm_per_line=0.1))
+    rows = _segment_blocks(assembler, [first, second], 80)
+    assert [r.first_line for r in rows] == [0, 16, 80]
+    # The background rule's 9 x 9 window blurs the edge by <= 4 px.
+    assert [abs(r.span.left - 30) <= 4 for r in rows] == [True, True, False]
+    assert rows[-1].span.left == 0 and rows[-1].span.right == WIDTH
+    np.testing.assert_array_equal(rows[-1].background, background_mask(second))
+
+
+def test_a_segment_shorter_than_a_tile_gets_no_row_and_does_not_shift_the_next() -> None:
+    files = [fabric(64, WIDTH, seed=1), fabric(40, WIDTH, seed=2), fabric(64, WIDTH, seed=3)]
+    assembler = WebAssembler(tile_px=64, overlap_px=0, positions=LinePositions(mm_per_line=0.1))
+    rows = _segment_blocks(assembler, files, 64)
+    assert [(r.first_line, r.segment) for r in rows] == [(0, 0), (104, 2)]
