@@ -171,6 +171,19 @@ class RollConfig(StrictModel):
     width_mm: float | None = Field(
         default=None, gt=0, description="fabric width for grading; None = measured web width"
     )
+    same_lot: Literal["continue", "new"] = Field(
+        default="continue",
+        description="a lot number this station inspected before: continue that roll as a new "
+        "inspection run (positions go on from where it ended), or open a new roll",
+    )
+    checkpoint_every_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="write how far inspection got at least this often (what a crash can lose)",
+    )
+    checkpoint_every_m: float = Field(
+        default=1.0, gt=0, description="... and at least every this many metres of web"
+    )
 
 
 class AlarmConfig(StrictModel):

@@ -8,10 +8,15 @@ the source dropped, incomplete camera frames, tile rows dropped because
 inference fell behind, rows where no fabric was found, work discarded at
 shutdown. Losses are announced with :meth:`CoverageTracker.note_loss` (from
 any thread) so a stretch can say why it happened and how many items were lost.
+
+How far coverage got is written to the store as it goes
+(:meth:`CoverageTracker.snapshot`, at the pace of a :class:`CheckpointCadence`),
+so a roll a crash left open can be closed with what was inspected.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -47,6 +52,55 @@ class Stretch:
         """One log line: where it lies, why and how many items were lost in it."""
         lost = f", {self.lost_items} block(s) or tile row(s) dropped" if self.lost_items else ""
         return f"{self} ({'; '.join(self.reasons)}{lost})"
+
+
+@dataclass(frozen=True)
+class CoverageSnapshot:
+    """How far coverage got (positions from the run's start).
+
+    Attributes:
+        inspected_until_line: First line neither inspected nor marked uninspected.
+        inspected_until_mm: Its position.
+        acquired_until_mm: Position of the end of the last line acquired.
+        inspected_mm, uninspected_mm: Lengths inspected and marked uninspected so far.
+    """
+
+    inspected_until_line: int
+    inspected_until_mm: float
+    acquired_until_mm: float
+    inspected_mm: float
+    uninspected_mm: float
+
+
+class CheckpointCadence:
+    """When the next coverage checkpoint is due: after ``every_s`` or ``every_mm``, whichever first.
+
+    The first call is always due, so a roll has a checkpoint from its first row.
+
+    Args:
+        every_s: Longest time between checkpoints (seconds, > 0).
+        every_mm: Longest stretch of web between checkpoints (mm, > 0).
+    """
+
+    def __init__(self, *, every_s: float, every_mm: float) -> None:
+        if not (every_s > 0 and every_mm > 0):
+            raise ValueError(f"checkpoint cadence must be > 0, got {every_s} s, {every_mm} mm")
+        self.every_s = every_s
+        self.every_mm = every_mm
+        self._last_s = -math.inf
+        self._last_mm = -math.inf
+
+    def take_if_due(self, *, position_mm: float, now_s: float) -> bool:
+        """True (and the cadence restarts from here) when a checkpoint is due."""
+        due = now_s - self._last_s >= self.every_s or position_mm - self._last_mm >= self.every_mm
+        if due:
+            self.mark(position_mm=position_mm, now_s=now_s)
+        return due
+
+    def mark(self, *, position_mm: float, now_s: float) -> None:
+        """A checkpoint was taken here and now (e.g. a forced one at the roll's end)."""
+        self._last_s = now_s
+        self._last_mm = position_mm
 
 
 @dataclass(frozen=True)
@@ -121,6 +175,17 @@ class CoverageTracker:
             return None
         end_mm = self._position(end_line)
         return self._close(end_line, end_mm=end_mm)
+
+    def snapshot(self, acquired_until_line: int) -> CoverageSnapshot:
+        """How far coverage got, with lines acquired up to ``acquired_until_line``."""
+        acquired = max(acquired_until_line, self.covered_until)
+        return CoverageSnapshot(
+            inspected_until_line=self.covered_until,
+            inspected_until_mm=self._position(self.covered_until),
+            acquired_until_mm=self._position(acquired),
+            inspected_mm=self.inspected_lines * self.mm_per_line,
+            uninspected_mm=self.uninspected_lines * self.mm_per_line,
+        )
 
     def _position(self, line: int) -> float:
         if self._last_line_mm is None:

@@ -165,6 +165,7 @@ class Pipeline:
             width_mm=config.roll.width_mm,
             model=facts.version_info(config.model.path.name or str(config.model.path)),
             settings=config.model_dump(mode="json"),
+            roll=config.roll,
         )
         waits = config.pipeline.when_behind == "wait"
         self.inference_queue: StageQueue[Any] = StageQueue(

@@ -4,20 +4,38 @@ The roll starts when the first line block arrives (its web width is measured
 there unless the configuration gives it). Events that happen before (a camera
 warning at start-up) wait and are written right after the roll starts. All
 calls queue through the store's non-blocking writer and are thread-safe.
+
+Before the roll starts, a :class:`~station.store.records.RollRecovery` asks the
+store to close this station's rolls a crash left running; the roll's start says
+what to do when the station already inspected its lot (``roll.same_lot``). Both
+are settled when the writer writes them, so they also hold when the database is
+unreachable at start-up. While the roll runs, coverage checkpoints (how far
+inspection got) are written at the ``roll.checkpoint_every_*`` pace.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from station.pipeline.coverage import Stretch
+from station.pipeline.config import RollConfig
+from station.pipeline.coverage import CheckpointCadence, CoverageSnapshot, Stretch
 from station.pipeline.extraction import FoundDefect
-from station.store.records import DefectRecord, EventKind, EventRecord, ModelVersionInfo, Severity
+from station.store.records import (
+    CoverageCheckpoint,
+    DefectRecord,
+    EventKind,
+    EventRecord,
+    ModelVersionInfo,
+    RollRecovery,
+    RollStart,
+    Severity,
+)
 from station.store.store import DefectStore
 
 logger = logging.getLogger(__name__)
@@ -35,6 +53,7 @@ class RollRecorder:
         model: The model version the run inspects with.
         settings: Configuration stored with the run.
         camera_serial, camera_model: Stored with the run when known.
+        roll: The same-lot rule and the checkpoint pace (defaults when None).
     """
 
     def __init__(
@@ -49,6 +68,7 @@ class RollRecorder:
         settings: Mapping[str, Any] | None = None,
         camera_serial: str | None = None,
         camera_model: str | None = None,
+        roll: RollConfig | None = None,
     ) -> None:
         self.store = store
         self.station = station
@@ -59,6 +79,11 @@ class RollRecorder:
         self.settings = settings
         self.camera_serial = camera_serial
         self.camera_model = camera_model
+        roll = roll or RollConfig()
+        self.same_lot = roll.same_lot
+        self.cadence = CheckpointCadence(
+            every_s=roll.checkpoint_every_s, every_mm=roll.checkpoint_every_m * 1000.0
+        )
         self.roll_key: uuid.UUID | None = None
         self.run_key: uuid.UUID | None = None
         self._pending: list[EventRecord] = []
@@ -82,12 +107,16 @@ class RollRecorder:
                 self.lot_number = f"{self.station}-{stamp}"[:128]
             width = self.width_mm or measured_width_mm
             self.width_mm = width
-            roll = self.store.start_roll(
+            writer = self.store.writer
+            writer.submit_lifecycle(RollRecovery(station=self.station))
+            roll = RollStart(
                 lot_number=self.lot_number,
                 station=self.station,
                 fabric_type=self.fabric_type,
                 width_mm=width,
+                same_lot=self.same_lot,
             )
+            writer.submit_lifecycle(roll)
             run = self.store.start_run(
                 roll_key=roll.key,
                 station=self.station,
@@ -100,7 +129,39 @@ class RollRecorder:
             pending, self._pending = self._pending, []
         for record in pending:
             self.store.writer.submit_event(self._bind(record))
-        logger.info("roll %s started (width %.0f mm)", self.lot_number, width)
+        logger.info(
+            "roll %s started (width %.0f mm; a lot inspected before: %s)",
+            self.lot_number,
+            width,
+            "continue its roll" if self.same_lot == "continue" else "new roll",
+        )
+
+    def checkpoint(self, coverage: CoverageSnapshot, *, force: bool = False) -> bool:
+        """Write a coverage checkpoint when one is due (always with ``force``).
+
+        Returns:
+            True when one was queued.
+        """
+        roll_key, run_key = self.roll_key, self.run_key
+        if roll_key is None or run_key is None:
+            return False
+        now_s = time.monotonic()
+        if force:
+            self.cadence.mark(position_mm=coverage.acquired_until_mm, now_s=now_s)
+        elif not self.cadence.take_if_due(position_mm=coverage.acquired_until_mm, now_s=now_s):
+            return False
+        self.store.writer.submit_lifecycle(
+            CoverageCheckpoint(
+                roll_key=roll_key,
+                run_key=run_key,
+                inspected_until_line=coverage.inspected_until_line,
+                inspected_until_mm=coverage.inspected_until_mm,
+                acquired_until_mm=coverage.acquired_until_mm,
+                inspected_mm=coverage.inspected_mm,
+                uninspected_mm=coverage.uninspected_mm,
+            )
+        )
+        return True
 
     def defect(self, found: FoundDefect) -> None:
         """Queue a defect and its images."""

@@ -296,6 +296,7 @@ class ExtractionStage:
             self._preview_until(row.first_line)
         for defect in self.extractor.extract(row.first_line):
             self._report_defect(defect)
+        self.recorder.checkpoint(self.tracker.snapshot(self.end_line()))
         self.counters.items += 1
         self.counters.lines += row.num_lines
         self.figures.latency(time.time() - row.received_s)
@@ -304,9 +305,11 @@ class ExtractionStage:
         self._preview_until(self.band.end_line, force=True)
         for defect in self.extractor.extract(self.band.end_line, end=True):
             self._report_defect(defect)
-        stretch = self.tracker.finish(self.end_line())
+        end_line = self.end_line()
+        stretch = self.tracker.finish(end_line)
         if stretch is not None:
             self._report_stretch(stretch)
+        self.recorder.checkpoint(self.tracker.snapshot(end_line), force=True)
 
     def _preview_until(self, end_line: int, *, force: bool = False) -> None:
         """Hand the preview the band's lines before ``end_line`` it has not seen; publish if due."""

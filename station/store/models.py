@@ -148,6 +148,33 @@ class InspectionRun(Base):
     settings: Mapped[dict[str, Any] | None]
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # 0003: where the run starts on the roll and its latest coverage checkpoint (roll mm).
+    start_mm: Mapped[float | None] = mapped_column(Float)
+    inspected_until_line: Mapped[int | None] = mapped_column(Integer)
+    inspected_until_mm: Mapped[float | None] = mapped_column(Float)
+    acquired_until_mm: Mapped[float | None] = mapped_column(Float)
+    inspected_mm: Mapped[float | None] = mapped_column(Float)
+    uninspected_mm: Mapped[float | None] = mapped_column(Float)
+    checkpoint_at: Mapped[datetime | None]
+
+
+class RollContinuation(Base):
+    """A later start of a lot that continues an existing roll of the station (0003).
+
+    Records of that start name ``key`` as their roll; the writer stores them on
+    ``roll_id`` with positions shifted by ``start_mm`` (where the roll's earlier
+    runs ended), and ends the roll with ``base_inspected_mm`` plus what this
+    run inspected.
+    """
+
+    __tablename__ = "roll_continuations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[uuid.UUID] = mapped_column(unique=True)
+    roll_id: Mapped[int] = mapped_column(ForeignKey("rolls.id"), index=True)
+    start_mm: Mapped[float] = mapped_column(Float)
+    base_inspected_mm: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[datetime]
 
 
 class Defect(Base):
@@ -241,9 +268,7 @@ class User(Base):
     """
 
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('operator', 'qa', 'engineer')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('operator', 'qa', 'engineer')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Engine, Select, func, or_, select, tuple_
 from sqlalchemy.orm import aliased
 
 from station.store.errors import AmbiguousRollError, InvalidQueryError, NotFoundError
@@ -19,6 +19,7 @@ from station.store.models import (
     FabricType,
     InspectionRun,
     Roll,
+    RollContinuation,
     Station,
 )
 from station.store.records import ReviewStatus
@@ -66,6 +67,12 @@ _DEFECT_COLUMNS = (
     Defect.reviewed_at,
     Defect.review_comment,
 )
+
+
+def roll_key_condition(roll_key: uuid.UUID) -> ColumnElement[bool]:
+    """The roll named by ``roll_key``: its own key, or the key of a run that continued it."""
+    continued = select(RollContinuation.roll_id).where(RollContinuation.key == roll_key)
+    return or_(Roll.key == roll_key, Roll.id.in_(continued))
 
 
 def defect_select() -> Select[Any]:
@@ -132,7 +139,9 @@ def _filters(connection: Connection, query: DefectQuery) -> list[Any]:
     if query.roll_key is not None:
         # The roll's id as a constant lets the planner walk the (roll_id, sort column, id)
         # index in order and stop after one page, instead of sorting the whole roll.
-        roll_id = connection.execute(select(Roll.id).where(Roll.key == query.roll_key)).scalar()
+        roll_id = connection.execute(
+            select(Roll.id).where(roll_key_condition(query.roll_key))
+        ).scalar()
         conditions.append(Defect.roll_id == (roll_id if roll_id is not None else -1))
     if query.station is not None:
         station_rolls = select(Roll.id).join(Station, Roll.station_id == Station.id)
@@ -190,7 +199,7 @@ class QueriesMixin:
         if (roll_key is None) == (lot_number is None):
             raise InvalidQueryError("give exactly one of roll_key and lot_number")
         statement = _roll_select().where(
-            Roll.key == roll_key if roll_key else Roll.lot_number == lot_number
+            roll_key_condition(roll_key) if roll_key else Roll.lot_number == lot_number
         )
         with self._engine.connect() as connection:
             rows = connection.execute(statement.limit(20)).all()
@@ -313,7 +322,7 @@ class QueriesMixin:
             .limit(limit)
         )
         if roll_key is not None:
-            statement = statement.where(Roll.key == roll_key)
+            statement = statement.where(roll_key_condition(roll_key))
         if kinds is not None:
             statement = statement.where(Event.kind.in_(kinds))
         if since is not None:

@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     IMAGE_STORE_RECOVERED = "image_store_recovered"
     STORE_QUEUE_OVERFLOW = "store_queue_overflow"
     DATABASE_OUTAGE = "database_outage"
+    ROLL_RECOVERED = "roll_recovered"
 
 
 class Severity(StrEnum):
@@ -129,6 +130,9 @@ class ModelVersionInfo:
         _check_finite(self, "threshold", self.threshold)
 
 
+SAME_LOT_RULES = ("continue", "new")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RollStart:
     """A roll goes on the inspection frame.
@@ -139,6 +143,10 @@ class RollStart:
         fabric_type: Fabric type (recipe) name.
         width_mm: Fabric width, used for grading.
         fabric_recipe: Optional recipe settings stored with the fabric type.
+        same_lot: What the writer does when this station already has a roll with this
+            lot number: ``new`` opens another roll, ``continue`` continues the newest
+            one as a new inspection run (decided when the record is written, so it
+            also holds for a start journaled while the database was unreachable).
     """
 
     lot_number: str
@@ -147,10 +155,16 @@ class RollStart:
     width_mm: float
     started_at: datetime = field(default_factory=utc_now)
     fabric_recipe: Mapping[str, Any] | None = None
+    same_lot: str = "new"
     key: uuid.UUID = field(default_factory=uuid.uuid4)
 
     def __post_init__(self) -> None:
         _check_text(self, "lot_number", self.lot_number)
+        if self.same_lot not in SAME_LOT_RULES:
+            raise InvalidRecordError(
+                f"RollStart.same_lot must be one of {', '.join(SAME_LOT_RULES)}, "
+                f"got {self.same_lot!r}"
+            )
         _check_text(self, "station", self.station)
         _check_text(self, "fabric_type", self.fabric_type)
         _check_finite(self, "width_mm", self.width_mm, minimum=0)
@@ -172,6 +186,68 @@ class RollEnd:
         _check_key(self, "roll_key", self.roll_key)
         _check_finite(self, "length_inspected_mm", self.length_inspected_mm, minimum=0)
         _check_time(self, "ended_at", self.ended_at)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollRecovery:
+    """A station starts: close its rolls that a crash left running.
+
+    Written before the station's next :class:`RollStart`. Each roll of ``station``
+    without an end, started before ``requested_at``, is closed with the inspected
+    length of its runs' last :class:`CoverageCheckpoint`; the stretch from the last
+    inspected line to the last acquired one becomes an uninspected stretch.
+    """
+
+    station: str
+    requested_at: datetime = field(default_factory=utc_now)
+    key: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        _check_text(self, "station", self.station)
+        _check_time(self, "requested_at", self.requested_at)
+        _check_key(self, "key", self.key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoverageCheckpoint:
+    """How far inspection of a run got; the run's row keeps the newest one.
+
+    Positions are from the run's start (the writer adds where the run starts on
+    the roll). Everything before ``inspected_until_mm`` is inspected or recorded
+    as an uninspected stretch; the lines from there to ``acquired_until_mm`` were
+    acquired but not yet accounted for.
+
+    Attributes:
+        inspected_until_line: First line not yet inspected nor marked uninspected.
+        inspected_until_mm: Its position.
+        acquired_until_mm: Position of the end of the last line acquired.
+        inspected_mm, uninspected_mm: Totals so far.
+    """
+
+    roll_key: uuid.UUID
+    run_key: uuid.UUID
+    inspected_until_line: int
+    inspected_until_mm: float
+    acquired_until_mm: float
+    inspected_mm: float
+    uninspected_mm: float
+    taken_at: datetime = field(default_factory=utc_now)
+    key: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    def __post_init__(self) -> None:
+        _check_key(self, "roll_key", self.roll_key)
+        _check_key(self, "run_key", self.run_key)
+        if not isinstance(self.inspected_until_line, int) or self.inspected_until_line < 0:
+            raise InvalidRecordError(
+                "CoverageCheckpoint.inspected_until_line must be an int >= 0, "
+                f"got {self.inspected_until_line!r}"
+            )
+        for name in ("inspected_until_mm", "acquired_until_mm"):
+            _check_finite(self, name, getattr(self, name))
+        for name in ("inspected_mm", "uninspected_mm"):
+            _check_finite(self, name, getattr(self, name), minimum=0)
+        _check_time(self, "taken_at", self.taken_at)
+        _check_key(self, "key", self.key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,7 +397,18 @@ class StoredDefect:
     image_bytes: int = 0
 
 
-StoreItem = RollStart | RollEnd | RunStart | RunEnd | StoredDefect | EventRecord
+StoreItem = (
+    RollStart
+    | RollEnd
+    | RunStart
+    | RunEnd
+    | StoredDefect
+    | EventRecord
+    | RollRecovery
+    | CoverageCheckpoint
+)
+LIFECYCLE_RECORDS = (RollStart, RollEnd, RunStart, RunEnd, RollRecovery, CoverageCheckpoint)
+"""Records the writer never drops (:meth:`DefectWriter.submit_lifecycle`)."""
 
 _PAYLOAD_TYPES: dict[str, type] = {
     "roll_start": RollStart,
@@ -330,6 +417,8 @@ _PAYLOAD_TYPES: dict[str, type] = {
     "run_end": RunEnd,
     "event": EventRecord,
     "defect": StoredDefect,
+    "roll_recovery": RollRecovery,
+    "coverage_checkpoint": CoverageCheckpoint,
 }
 _TYPE_NAMES = {cls: name for name, cls in _PAYLOAD_TYPES.items()}
 

@@ -8,12 +8,15 @@ from station.store.engine import create_store_engine
 from station.store.migrate import check_schema
 from station.store.models import Defect, Event, Roll
 from station.store.queries import QueriesMixin
+from station.store.recovery_writes import RecoveryWritesMixin
 from station.store.reviews import ReviewsMixin
 from station.store.summaries import SummariesMixin
 from station.store.writes import WritesMixin
 
 
-class DefectRepository(WritesMixin, QueriesMixin, SummariesMixin, ReviewsMixin):
+class DefectRepository(
+    WritesMixin, RecoveryWritesMixin, QueriesMixin, SummariesMixin, ReviewsMixin
+):
     """Stations, rolls, runs, defects, events and reviews in one SQL database.
 
     Thread-safe: the writer thread and a UI thread may share one repository.

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from station.grading import GradedDefect, GradingError, RollGrade, grade_roll
 from station.store.models import Camera, Defect, Event, InspectionRun, ModelVersion, Roll
+from station.store.queries import roll_key_condition
 from station.store.records import EventKind, ReviewStatus
 from station.store.views import RollSummary, RollView, RunView
 
@@ -31,11 +32,16 @@ class SummariesMixin:
                 Camera.serial.label("camera_serial"),
                 InspectionRun.started_at,
                 InspectionRun.ended_at,
+                InspectionRun.start_mm,
+                InspectionRun.inspected_mm,
+                InspectionRun.uninspected_mm,
+                InspectionRun.inspected_until_mm,
+                InspectionRun.acquired_until_mm,
             )
             .join(Roll, InspectionRun.roll_id == Roll.id)
             .join(ModelVersion, InspectionRun.model_version_id == ModelVersion.id)
             .outerjoin(Camera, InspectionRun.camera_id == Camera.id)
-            .where(Roll.key == roll_key)
+            .where(roll_key_condition(roll_key))
             .order_by(InspectionRun.started_at, InspectionRun.id)
         )
         with self._engine.connect() as connection:
@@ -74,7 +80,7 @@ class SummariesMixin:
         statement = (
             select(Defect.along_mm, Defect.length_mm, Defect.points)
             .join(Roll, Defect.roll_id == Roll.id)
-            .where(and_(Roll.key == roll_key, Defect.review_status.in_(statuses)))
+            .where(and_(Roll.key == roll.key, Defect.review_status.in_(statuses)))
         )
         with self._engine.connect() as connection:
             defects = [
@@ -97,7 +103,7 @@ class SummariesMixin:
         roll = self.get_roll(roll_key=roll_key)
         no_image = Defect.crop_path.is_(None)
         with self._engine.connect() as connection:
-            roll_id = connection.execute(select(Roll.id).where(Roll.key == roll_key)).scalar_one()
+            roll_id = connection.execute(select(Roll.id).where(Roll.key == roll.key)).scalar_one()
             rows = connection.execute(
                 select(
                     Defect.review_status,

@@ -87,6 +87,15 @@ class ReviewActionView:
 
 @dataclass(frozen=True, slots=True)
 class RunView:
+    """One inspection run of a roll.
+
+    Attributes:
+        start_mm: Where the run starts on the roll (> 0 when it continued the roll).
+        inspected_mm, uninspected_mm: Totals of its newest coverage checkpoint.
+        inspected_until_mm: Everything before it is inspected or marked uninspected.
+        acquired_until_mm: End of the last line acquired at that checkpoint.
+    """
+
     key: uuid.UUID
     model_name: str
     model_sha256: str
@@ -94,6 +103,11 @@ class RunView:
     camera_serial: str | None
     started_at: datetime
     ended_at: datetime | None
+    start_mm: float | None = None
+    inspected_mm: float | None = None
+    uninspected_mm: float | None = None
+    inspected_until_mm: float | None = None
+    acquired_until_mm: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

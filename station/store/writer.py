@@ -37,13 +37,10 @@ from station.store.journal import Journal
 from station.store.migrate import check_schema
 from station.store.record_queue import QueueEntry, RecordQueue
 from station.store.records import (
+    LIFECYCLE_RECORDS,
     DefectRecord,
     EventKind,
     EventRecord,
-    RollEnd,
-    RollStart,
-    RunEnd,
-    RunStart,
     Severity,
     StoredDefect,
     StoreItem,
@@ -184,9 +181,9 @@ class DefectWriter:
             )
         self._put(record, droppable=True)
 
-    def submit_lifecycle(self, record: RollStart | RollEnd | RunStart | RunEnd) -> None:
-        """Queue a roll or run start/end; these are never dropped."""
-        if not isinstance(record, RollStart | RollEnd | RunStart | RunEnd):
+    def submit_lifecycle(self, record: StoreItem) -> None:
+        """Queue a roll/run start or end, roll recovery or coverage checkpoint; never dropped."""
+        if not isinstance(record, LIFECYCLE_RECORDS):
             raise InvalidRecordError(f"not a roll or run record: {type(record).__name__}")
         self._put(record, droppable=False)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -31,9 +31,11 @@ from station.store.models import (
     Station,
 )
 from station.store.records import (
+    CoverageCheckpoint,
     EventRecord,
     ReviewStatus,
     RollEnd,
+    RollRecovery,
     RollStart,
     RunEnd,
     RunStart,
@@ -41,6 +43,9 @@ from station.store.records import (
     StoreItem,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    from station.store.recovery_writes import RollPlace
 
 
 @dataclass
@@ -75,6 +80,12 @@ class WritesMixin:
     """Write methods of :class:`~station.store.repository.DefectRepository`."""
 
     _engine: Engine
+    # From RecoveryWritesMixin (station/store/recovery_writes.py), mixed into the repository.
+    resolve_rolls: Callable[[Connection, Iterable[uuid.UUID | None]], dict[uuid.UUID, RollPlace]]
+    remember_rolls: Callable[[dict[uuid.UUID, RollPlace]], None]
+    starts_needing_a_roll: Callable[[Connection, list[RollStart]], list[RollStart]]
+    write_checkpoints: Callable[[Connection, list[CoverageCheckpoint], BatchResult], None]
+    write_recoveries: Callable[[Connection, list[RollRecovery], BatchResult], None]
 
     def _init_write_caches(self) -> None:
         self._cache_lock = threading.Lock()
@@ -83,6 +94,7 @@ class WritesMixin:
         self._model_ids: dict[str, int] = {}
         self._camera_ids: dict[tuple[int, str], int] = {}
         self._roll_ids: dict[uuid.UUID, int] = {}
+        self._roll_places: dict[uuid.UUID, RollPlace] = {}
         self._run_ids: dict[uuid.UUID, int] = {}
 
     # -- reference rows ----------------------------------------------------------
@@ -163,7 +175,7 @@ class WritesMixin:
                 self._model_version_id(item)
                 if item.camera_serial:
                     self._camera_id(station_id, item.camera_serial, item.camera_model)
-            elif isinstance(item, EventRecord) and item.station:
+            elif isinstance(item, EventRecord | RollRecovery) and item.station:
                 self.station_id(item.station)
 
     # -- keyed rows ----------------------------------------------------------------
@@ -207,6 +219,7 @@ class WritesMixin:
         except Exception:
             with self._cache_lock:  # ids learnt inside a rolled-back transaction may not exist
                 self._roll_ids.clear()
+                self._roll_places.clear()
                 self._run_ids.clear()
             raise
         return result
@@ -225,6 +238,10 @@ class WritesMixin:
             self._write_defects(connection, group, result)  # type: ignore[arg-type]
         elif isinstance(first, EventRecord):
             self._write_events(connection, group, result)  # type: ignore[arg-type]
+        elif isinstance(first, CoverageCheckpoint):
+            self.write_checkpoints(connection, group, result)  # type: ignore[arg-type]
+        elif isinstance(first, RollRecovery):
+            self.write_recoveries(connection, group, result)  # type: ignore[arg-type]
         else:  # pragma: no cover - the writer only queues the types above
             raise TypeError(f"cannot store {type(first).__name__}")
 
@@ -240,7 +257,7 @@ class WritesMixin:
                 "width_mm": float(r.width_mm),
                 "started_at": r.started_at,
             }
-            for r in group
+            for r in self.starts_needing_a_roll(connection, group)
         ]
         insert_ignoring_duplicates(connection, Roll.__table__, rows, unique_columns=["key"])
         result.written.extend(group)
@@ -248,14 +265,20 @@ class WritesMixin:
     def _write_ends(
         self, connection: Connection, group: list[RollEnd | RunEnd], result: BatchResult
     ) -> None:
+        places = self.resolve_rolls(
+            connection, (r.roll_key for r in group if isinstance(r, RollEnd))
+        )
         for record in group:
             if isinstance(record, RollEnd):
+                place = places.get(record.roll_key)
+                continued = place is not None and place.base_inspected_mm is not None
                 statement = (
                     update(Roll)
-                    .where(Roll.key == record.roll_key)
+                    .where(Roll.id == place.id if continued else Roll.key == record.roll_key)
                     .values(
                         ended_at=record.ended_at,
-                        length_inspected_mm=float(record.length_inspected_mm),
+                        length_inspected_mm=float(record.length_inspected_mm)
+                        + (place.base_inspected_mm if continued else 0.0),
                     )
                 )
             else:
@@ -273,9 +296,7 @@ class WritesMixin:
     def _write_run_starts(
         self, connection: Connection, group: list[RunStart], result: BatchResult
     ) -> None:
-        rolls = self._resolve(
-            connection, self._roll_ids, Roll.__table__, (r.roll_key for r in group)
-        )
+        rolls = self.resolve_rolls(connection, (r.roll_key for r in group))
         rows = []
         for record in group:
             if record.roll_key not in rolls:
@@ -290,7 +311,8 @@ class WritesMixin:
             rows.append(
                 {
                     "key": record.key,
-                    "roll_id": rolls[record.roll_key],
+                    "roll_id": rolls[record.roll_key].id,
+                    "start_mm": rolls[record.roll_key].start_mm,
                     "camera_id": camera_id,
                     "model_version_id": self._model_ids[record.model.sha256],
                     "settings": dict(record.settings) if record.settings else None,
@@ -301,14 +323,12 @@ class WritesMixin:
         insert_ignoring_duplicates(
             connection, InspectionRun.__table__, rows, unique_columns=["key"]
         )
-        self._remember(self._roll_ids, rolls)
+        self.remember_rolls(rolls)
 
     def _write_defects(
         self, connection: Connection, group: list[StoredDefect], result: BatchResult
     ) -> None:
-        rolls = self._resolve(
-            connection, self._roll_ids, Roll.__table__, (d.record.roll_key for d in group)
-        )
+        rolls = self.resolve_rolls(connection, (d.record.roll_key for d in group))
         runs = self._resolve(
             connection, self._run_ids, InspectionRun.__table__, (d.record.run_key for d in group)
         )
@@ -324,10 +344,10 @@ class WritesMixin:
             rows.append(
                 {
                     "key": record.key,
-                    "roll_id": rolls[record.roll_key],
+                    "roll_id": rolls[record.roll_key].id,
                     "run_id": runs.get(record.run_key) if record.run_key else None,
                     "detected_at": record.detected_at,
-                    "along_mm": float(record.along_mm),
+                    "along_mm": float(record.along_mm) + rolls[record.roll_key].start_mm,
                     "across_mm": float(record.across_mm),
                     "length_mm": float(record.length_mm),
                     "width_mm": float(record.width_mm),
@@ -347,20 +367,20 @@ class WritesMixin:
             )
             result.written.append(stored)
         insert_ignoring_duplicates(connection, Defect.__table__, rows, unique_columns=["key"])
-        self._remember(self._roll_ids, rolls)
+        self.remember_rolls(rolls)
         self._remember(self._run_ids, runs)
 
     def _write_events(
         self, connection: Connection, group: list[EventRecord], result: BatchResult
     ) -> None:
-        rolls = self._resolve(
-            connection, self._roll_ids, Roll.__table__, (e.roll_key for e in group)
-        )
+        rolls = self.resolve_rolls(connection, (e.roll_key for e in group))
         runs = self._resolve(
             connection, self._run_ids, InspectionRun.__table__, (e.run_key for e in group)
         )
         rows = []
         for event in group:
+            place = rolls.get(event.roll_key) if event.roll_key else None
+            start = place.start_mm if place is not None else 0.0
             details = dict(event.details) if event.details else {}
             # An event is kept even when its roll or run is unknown: QA must still see it.
             if event.roll_key is not None and event.roll_key not in rolls:
@@ -374,10 +394,10 @@ class WritesMixin:
                     "severity": str(event.severity),
                     "message": event.message,
                     "station_id": self.station_id(event.station) if event.station else None,
-                    "roll_id": rolls.get(event.roll_key) if event.roll_key else None,
+                    "roll_id": place.id if place is not None else None,
                     "run_id": runs.get(event.run_key) if event.run_key else None,
-                    "from_mm": event.from_mm,
-                    "to_mm": event.to_mm,
+                    "from_mm": None if event.from_mm is None else event.from_mm + start,
+                    "to_mm": None if event.to_mm is None else event.to_mm + start,
                     "count": event.count,
                     "details": details or None,
                     "occurred_at": event.occurred_at,
