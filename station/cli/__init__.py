@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "station.cli.train_command",
     "station.cli.evaluate_command",
     "station.cli.db_command",
+    "station.cli.recipe_command",
     "station.cli.report_command",
     "station.cli.camera_command",
     "station.cli.export_command",

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from station.acquisition.config import CameraConfig, ReplayConfig, SyntheticConfig
 from station.store.config import StoreConfig
+from station.store.recipe_config import RecipesConfig
 from training.public import StrictModel, load_yaml_config
 
 SourceKind = Literal["camera", "replay", "synthetic"]
@@ -289,6 +290,7 @@ class StationConfig(StrictModel):
     pipeline: RuntimeConfig = Field(default_factory=RuntimeConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
+    recipes: RecipesConfig = Field(default_factory=RecipesConfig)
 
     @model_validator(mode="after")
     def _geometry_known(self) -> StationConfig:

@@ -156,6 +156,8 @@ class InspectionRun(Base):
     inspected_mm: Mapped[float | None] = mapped_column(Float)
     uninspected_mm: Mapped[float | None] = mapped_column(Float)
     checkpoint_at: Mapped[datetime | None]
+    recipe_name: Mapped[str | None] = mapped_column(String(128))  # 0004: the recipe run
+    recipe_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class RollContinuation(Base):
@@ -276,3 +278,48 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime]
+
+
+# --- Recipes (station/store/recipes.py): fabric article -> model and its settings ---
+
+
+class Recipe(Base):
+    """One published version of a recipe: which model, and the settings to run it with.
+
+    A new publish of the same name is the next ``version``; a retired version is
+    never chosen again. ``model_sha256`` names the model in the model store.
+    """
+
+    __tablename__ = "recipes"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("threshold_factor > 0", name="threshold_factor_positive"),
+        CheckConstraint(
+            "sensitivity_min > 0 AND sensitivity_min <= sensitivity_max", name="sensitivity_range"
+        ),
+        CheckConstraint("grade_limit_points_per_100yd2 >= 0", name="grade_limit"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    model_sha256: Mapped[str] = mapped_column(String(64))
+    threshold_factor: Mapped[float] = mapped_column(Float)
+    sensitivity_min: Mapped[float] = mapped_column(Float)
+    sensitivity_max: Mapped[float] = mapped_column(Float)
+    grade_limit_points_per_100yd2: Mapped[float] = mapped_column(Float)
+    published_by: Mapped[str] = mapped_column(String(128))
+    published_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+
+class RecipeArticle(Base):
+    """A fabric article one recipe version covers."""
+
+    __tablename__ = "recipe_articles"
+
+    recipe_id: Mapped[int] = mapped_column(
+        ForeignKey("recipes.id", ondelete="CASCADE"), primary_key=True
+    )
+    article: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)

@@ -262,10 +262,21 @@ class RunStart:
     settings: Mapping[str, Any] | None = None
     started_at: datetime = field(default_factory=utc_now)
     key: uuid.UUID = field(default_factory=uuid.uuid4)
+    recipe_name: str | None = None  # the recipe the roll runs (station/store/recipes.py)
+    recipe_version: int | None = None
 
     def __post_init__(self) -> None:
         _check_key(self, "roll_key", self.roll_key)
         _check_text(self, "station", self.station)
+        _check_text(self, "recipe_name", self.recipe_name, optional=True)
+        if (self.recipe_name is None) != (self.recipe_version is None) or not (
+            self.recipe_version is None
+            or (isinstance(self.recipe_version, int) and self.recipe_version >= 1)
+        ):
+            raise InvalidRecordError(
+                "RunStart.recipe_name and recipe_version must be given together "
+                f"(a version >= 1), got {self.recipe_name!r} and {self.recipe_version!r}"
+            )
         _check_text(self, "camera_serial", self.camera_serial, optional=True)
         _check_text(self, "camera_model", self.camera_model, optional=True)
         if not isinstance(self.model, ModelVersionInfo):

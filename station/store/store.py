@@ -183,6 +183,8 @@ class DefectStore:
         camera_model: str | None = None,
         settings: Mapping[str, Any] | None = None,
         started_at: datetime | None = None,
+        recipe_name: str | None = None,
+        recipe_version: int | None = None,
     ) -> RunStart:
         """Record that inspection of a roll starts with ``model``.
 
@@ -197,6 +199,8 @@ class DefectStore:
             camera_model=camera_model,
             settings=settings,
             started_at=started_at or utc_now(),
+            recipe_name=recipe_name,
+            recipe_version=recipe_version,
         )
         self.writer.submit_lifecycle(record)
         previous = self._last_model_by_roll.get(roll_key)
