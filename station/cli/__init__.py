@@ -28,8 +28,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "station.cli.recipe_command",
     "station.cli.report_command",
     "station.cli.camera_command",
+    "station.cli.capture_command",
     "station.cli.export_command",
     "station.cli.run_command",
+    "station.cli.status_command",
 )
 
 EXIT_USER_ERROR = 2
