@@ -158,7 +158,13 @@ class DefectExtractor:
                 complete = end or hi < rows or band.segment[lo] != newest_segment
                 open_tops += self._extract_run(scores, mask, lo, hi, complete, found)
         self.open_components = len(open_tops)
-        band.trim(first + min(open_tops) if open_tops else last)
+        if end:
+            band.trim(last)
+        else:
+            # Keep a crop margin of final lines above what may still be reported, so a
+            # defect's image has context above it too; their components are claimed.
+            keep = self.settings.crop_margin_px if self.settings.save_images else 0
+            band.trim(first + max(0, min(open_tops, default=rows) - keep))
         return found
 
     def _extract_run(
