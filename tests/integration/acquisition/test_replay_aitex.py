@@ -24,6 +24,7 @@ def test_fabric_05_plays_strip_by_strip_with_the_narrow_strip_padded(aitex_dir: 
     assert source.width_px == 4096
     assert [b.pixels.shape for b in blocks] == [(256, 4096)] * 21
     assert [b.first_line for b in blocks] == [256 * k for k in range(21)]
+    assert all(b.segment_start for b in blocks)  # strips are separate pieces of fabric
     np.testing.assert_array_equal(blocks[0].pixels, read_image(files[0]))
     narrow = read_image(files[-1])
     assert narrow.shape == (256, 3796)
