@@ -37,7 +37,9 @@ class TrainConfig(StrictModel):
     channels: Literal[1, 3] = 1
     input_scale: float = Field(1.0, gt=0.0, le=4.0)
 
-    backbone: Literal["efficientnet_lite0", "wide_resnet50_2"] = "efficientnet_lite0"
+    backbone: Literal[
+        "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "wide_resnet50_2"
+    ] = "efficientnet_lite0"
     backbone_weights: Path | None = None
     dim: int | None = Field(None, ge=16)
     pre_dim: int | None = Field(None, ge=16)

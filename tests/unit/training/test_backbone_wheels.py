@@ -59,3 +59,26 @@ def test_missing_wheel_names_the_package_to_install(
         build_feature_backbone(name)
     assert f"the package {package} is not installed" in caught.value.message
     assert f"pip install {package}" in caught.value.hint
+
+
+def test_training_accepts_every_backbone_of_the_table() -> None:
+    """`station train --backbone` offers exactly the backbones that can be built."""
+    from typing import get_args
+
+    from training.config import TrainConfig
+
+    assert set(get_args(TrainConfig.model_fields["backbone"].annotation)) == set(BACKBONES)
+
+
+def test_a_lite2_model_folder_loads_back_with_its_backbone(tmp_path) -> None:
+    import numpy as np
+
+    from training.model_file import load_model
+    from training.testing import make_model_dir
+
+    make_model_dir(tmp_path / "model", backbone="efficientnet_lite2")
+    model, metadata = load_model(tmp_path / "model")
+    assert model.spec.backbone == "efficientnet_lite2"
+    assert metadata.backbone_weights_sha256 == file_sha256(wheel_weights_path("efficientnet_lite2"))
+    tiles = torch.from_numpy(np.full((1, 64, 64, 1), 128, dtype=np.uint8))
+    assert model(tiles).tile_score.shape == (1,)
