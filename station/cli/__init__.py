@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "station.cli.capture_command",
     "station.cli.export_command",
     "station.cli.run_command",
+    "station.cli.status_command",
 )
 
 EXIT_USER_ERROR = 2

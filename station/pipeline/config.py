@@ -212,11 +212,37 @@ class RuntimeConfig(StrictModel):
         "uninspected; wait: stages wait for each other (replays, benchmarks)",
     )
     status_interval_s: float = Field(default=1.0, gt=0, description="figures published this often")
+    rate_window_s: float = Field(
+        default=20.0, gt=0, description="lines/s, tiles/s and latency are averaged over this long"
+    )
     drain_timeout_s: float = Field(
-        default=10.0,
+        default=120.0,
         ge=0,
-        description="on stop, work still queued after this long is discarded (and recorded as "
-        "uninspected)",
+        description="on stop, the longest wait for queued work to be inspected; what is still "
+        "queued then is discarded (and recorded as uninspected)",
+    )
+    drain_margin: float = Field(
+        default=2.0,
+        ge=1,
+        description="on stop, the wait is this many times the backlog's estimated inspection "
+        "time (queued tiles / measured tiles/s), plus drain_min_s, at most drain_timeout_s",
+    )
+    drain_min_s: float = Field(
+        default=2.0, ge=0, description="on stop, wait at least this long (if work is queued)"
+    )
+
+
+class MetricsConfig(StrictModel):
+    """The Prometheus text endpoint ``/metrics`` of a running station (off unless a port is set)."""
+
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve /metrics on this port; None = off"
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="address to listen on; 127.0.0.1 = this machine only (`station status` "
+        "reads it there)",
     )
 
 
@@ -289,6 +315,7 @@ class StationConfig(StrictModel):
     alarm: AlarmConfig = Field(default_factory=AlarmConfig)
     pipeline: RuntimeConfig = Field(default_factory=RuntimeConfig)
     preview: PreviewConfig = Field(default_factory=PreviewConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
     recipes: RecipesConfig = Field(default_factory=RecipesConfig)
 

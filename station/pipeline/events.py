@@ -26,6 +26,7 @@ from station.acquisition.lines import SourceEvent
 from station.pipeline.coverage import Stretch
 from station.pipeline.extraction import FoundDefect
 from station.pipeline.figures import PipelineFigures
+from station.pipeline.station_status import StationStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Alarm:
     """Something the operator must see now.
 
     Attributes:
-        kind: ``defect``, ``uninspected`` or ``source_fault``.
+        kind: ``defect``, ``uninspected``, ``source_fault`` or ``database_offline``.
         message: One line for people.
         along_mm: Where on the roll, when it applies.
     """
@@ -91,9 +92,16 @@ class SourceNotice:
 
 @dataclass(frozen=True)
 class FiguresUpdated:
-    """Per-stage figures, published every ``pipeline.status_interval_s``."""
+    """Per-stage figures, published every ``pipeline.status_interval_s``.
+
+    Attributes:
+        figures: The pipeline's figures (rates are moving averages).
+        status: The whole station's report they belong to: the same figures plus the
+            store's state (database reachability, journal backlog, image disk space).
+    """
 
     figures: PipelineFigures
+    status: StationStatus | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,8 +2,8 @@
 
 Each stage adds to its :class:`StageCounters` (busy time = time spent working,
 not waiting for input); :class:`FiguresRecorder` turns them into
-:class:`PipelineFigures` snapshots with rates over the last interval and
-since the start.
+:class:`PipelineFigures` snapshots with rates and latency as moving averages
+over the last ``pipeline.rate_window_s`` seconds, and means since the start.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from station.pipeline.moving_rates import MovingRates
 
 
 @dataclass
@@ -43,7 +45,7 @@ class PipelineFigures:
         elapsed_s: Since the pipeline started.
         lines: Lines assembled so far.
         tiles: Tiles scored so far.
-        lines_per_s, tiles_per_s: Over the last interval.
+        lines_per_s, tiles_per_s: Moving averages over the last ``rate_window_s``.
         mean_lines_per_s, mean_tiles_per_s: Since the first block arrived.
         web_speed_m_per_min: ``lines_per_s`` as web speed.
         metres_seen: Length of roll that passed the camera (to the newest line).
@@ -53,8 +55,10 @@ class PipelineFigures:
         source_dropped_blocks: Blocks the source dropped (its consumer fell behind).
         dropped_rows: Tile rows dropped between stages (inference fell behind, shutdown).
         latency_s, max_latency_s: From a row's block arriving to its extraction
-            (mean over the last interval, maximum since the start).
+            (mean over the rows finished in the last ``rate_window_s``, or the last
+            row's when none finished in it; maximum since the start).
         stage_busy_s: Working time per stage since the start.
+        rate_window_s: The window the rates and the latency are averaged over.
     """
 
     elapsed_s: float
@@ -75,6 +79,7 @@ class PipelineFigures:
     latency_s: float
     max_latency_s: float
     stage_busy_s: dict[str, float] = field(default_factory=dict)
+    rate_window_s: float = 0.0
 
 
 class FiguresRecorder:
@@ -82,20 +87,31 @@ class FiguresRecorder:
 
     Args:
         mm_per_line: To turn lines into metres and web speed.
+        rate_window_s: Rates and latency are averaged over this many seconds.
+        clock: Monotonic seconds (replaced in tests).
     """
 
-    def __init__(self, *, mm_per_line: float) -> None:
+    def __init__(
+        self,
+        *,
+        mm_per_line: float,
+        rate_window_s: float = 20.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.mm_per_line = mm_per_line
         self.stages = {
             "assembly": StageCounters(),
             "inference": StageCounters(),
             "extraction": StageCounters(),
         }
+        self._clock = clock
         self._lock = threading.Lock()
-        self._started = time.monotonic()
+        self._started = clock()
         self._first_block_at: float | None = None
-        self._last_snapshot = (self._started, 0, 0)
-        self._latencies: list[float] = []
+        self._rates = MovingRates(window_s=rate_window_s)
+        self._latency_sum = 0.0
+        self._latency_count = 0
+        self._last_latency_s = 0.0
         self.max_latency_s = 0.0
         self.defects = 0
 
@@ -103,13 +119,24 @@ class FiguresRecorder:
         """Mark the arrival of the first block (rates since then)."""
         with self._lock:
             if self._first_block_at is None:
-                self._first_block_at = time.monotonic()
+                self._first_block_at = self._clock()
+                self._rates.sample(self._first_block_at, self._totals())
 
     def latency(self, seconds: float) -> None:
         """A row finished ``seconds`` after its first block arrived."""
         with self._lock:
-            self._latencies.append(seconds)
+            self._latency_sum += seconds
+            self._latency_count += 1
+            self._last_latency_s = seconds
             self.max_latency_s = max(self.max_latency_s, seconds)
+
+    def _totals(self) -> dict[str, float]:
+        return {
+            "lines": self.stages["assembly"].lines,
+            "tiles": self.stages["inference"].tiles,
+            "latency_sum": self._latency_sum,
+            "latency_count": self._latency_count,
+        }
 
     def snapshot(
         self,
@@ -119,29 +146,28 @@ class FiguresRecorder:
         metres_inspected: float,
         metres_uninspected: float,
         source_dropped_blocks: int,
-        advance: bool = True,
     ) -> PipelineFigures:
-        """Current figures; ``advance`` starts a new rate interval."""
-        now = time.monotonic()
-        lines = self.stages["assembly"].lines
-        tiles = self.stages["inference"].tiles
+        """Current figures (each snapshot is also a sample of the moving window)."""
         with self._lock:
-            then, lines_then, tiles_then = self._last_snapshot
-            latencies, mean_latency = self._latencies, 0.0
-            if latencies:
-                mean_latency = sum(latencies) / len(latencies)
-            if advance:
-                self._last_snapshot = (now, lines, tiles)
-                self._latencies = []
-            since_first = now - (self._first_block_at or now)
-        interval = max(now - then, 1e-9)
-        lines_per_s = (lines - lines_then) / interval
+            now = self._clock()
+            totals = self._totals()
+            first_block_at = self._first_block_at
+            if first_block_at is not None:
+                self._rates.sample(now, totals)
+            rates = self._rates.per_second(now, totals)
+            _, grown = self._rates.change(now, totals)
+            last_latency = self._last_latency_s
+        lines, tiles = int(totals["lines"]), int(totals["tiles"])
+        finished_rows = grown["latency_count"]
+        latency = grown["latency_sum"] / finished_rows if finished_rows > 0 else last_latency
+        since_first = now - first_block_at if first_block_at is not None else 0.0
+        lines_per_s = rates["lines"]
         return PipelineFigures(
             elapsed_s=now - self._started,
             lines=lines,
             tiles=tiles,
             lines_per_s=lines_per_s,
-            tiles_per_s=(tiles - tiles_then) / interval,
+            tiles_per_s=rates["tiles"],
             mean_lines_per_s=lines / since_first if since_first > 0 else 0.0,
             mean_tiles_per_s=tiles / since_first if since_first > 0 else 0.0,
             web_speed_m_per_min=lines_per_s * self.mm_per_line * 60.0 / 1000.0,
@@ -152,9 +178,10 @@ class FiguresRecorder:
             queues=queues,
             source_dropped_blocks=source_dropped_blocks,
             dropped_rows=sum(q.dropped for q in queues if q.name != "source"),
-            latency_s=mean_latency,
+            latency_s=latency,
             max_latency_s=self.max_latency_s,
             stage_busy_s={name: c.busy_s for name, c in self.stages.items()},
+            rate_window_s=self._rates.window_s,
         )
 
 

@@ -1,8 +1,9 @@
 """The pipeline run headless until its source ends, a limit is reached or it is told to stop.
 
 What ``station run`` (and the systemd service) drives: alarms and uninspected
-stretches go to the log as they happen, the pipeline's figures every
-``status_every_s``, and stopping drains queued work and closes the roll
+stretches go to the log as they happen, the station's newest status report
+(the one ``/metrics`` serves) every ``status_every_s``, and stopping inspects
+what was acquired and closes the roll
 (:meth:`~station.pipeline.orchestrator.Pipeline.stop`).
 """
 
@@ -17,7 +18,7 @@ from station.pipeline.config import StationConfig
 from station.pipeline.events import Alarm, UninspectedStretchFound
 from station.pipeline.orchestrator import Pipeline
 from station.pipeline.run_summary import RunSummary
-from station.pipeline.summary_text import format_figures
+from station.pipeline.summary_text import format_status
 
 logger = logging.getLogger("station.run")
 
@@ -68,8 +69,9 @@ def run_headless(
             if max_seconds is not None and now - started >= max_seconds:
                 logger.info("--max-seconds %.1f reached", max_seconds)
                 break
-            if status_every_s > 0 and now - last_status >= status_every_s:
-                logger.info("%s", format_figures(figures))
+            status = pipeline.latest_status()
+            if status_every_s > 0 and now - last_status >= status_every_s and status is not None:
+                logger.info("%s", format_status(status))
                 last_status = now
             stop.wait(timeout=POLL_INTERVAL_S)
     finally:

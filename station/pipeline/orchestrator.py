@@ -19,6 +19,10 @@ Usage::
     pipeline.start()
     pipeline.wait(timeout_s=60)      # or until a signal
     summary = pipeline.stop()        # drain (bounded), close the roll, flush the store
+
+Start-up refuses an unreachable database unless ``store.allow_offline_start``
+is set (then records wait in the local journal, and the monitor warns and
+alarms: :mod:`station.pipeline.monitor`).
 """
 
 from __future__ import annotations
@@ -40,23 +44,28 @@ from station.pipeline.builders import (
 )
 from station.pipeline.config import StationConfig
 from station.pipeline.coverage import CoverageTracker
+from station.pipeline.drain import Backlog, wait_for_drain
 from station.pipeline.errors import PipelineConfigError, PipelineStateError
 from station.pipeline.events import (
     EventBus,
-    FiguresUpdated,
     PipelineState,
     StatusChanged,
     WebPreview,
 )
 from station.pipeline.extraction import DefectExtractor
 from station.pipeline.figures import FiguresRecorder, PipelineFigures, QueueFigures
+from station.pipeline.metrics_endpoint import MetricsEndpoint
+from station.pipeline.monitor import OutageWatch, StatusMonitor
 from station.pipeline.preview import PreviewMaker
 from station.pipeline.queues import StageQueue
 from station.pipeline.recorder import RollRecorder
 from station.pipeline.run_summary import RunSummary
 from station.pipeline.source_events import SourceEventHandler
 from station.pipeline.stages import AssemblyStage, ExtractionStage, InferenceStage, TilingParams
+from station.pipeline.station_status import StationStatus, store_figures
 from station.pipeline.stitching import ScoreBand
+from station.store.engine import safe_url
+from station.store.errors import DatabaseUnreachableError
 from station.store.records import Severity
 from station.store.store import DefectStore
 from station.store.writer import WriterStats
@@ -99,9 +108,11 @@ class Pipeline:
         self._abort = threading.Event()
         self._discard = threading.Event()
         self._finished = threading.Event()
-        self._monitor_stop = threading.Event()
+        self._monitor: StatusMonitor | None = None
+        self._metrics: MetricsEndpoint | None = None
+        self._source_max_depth = 0
         self._started_once = False
-        self.last_figures: PipelineFigures | None = None
+        self.offline_start = False
         self._writer_stats: WriterStats | None = None
         self.facts: ModelFacts | None = None
         self.sensitivity = 1.0
@@ -141,6 +152,8 @@ class Pipeline:
                 hint=f"set tiling.overlap_px between 0 and {facts.tile_px - 1} "
                 f"(e.g. {facts.tile_px // 8})",
             )
+        self._start_metrics()
+        self._store = self._given_store or self._open_store()
         self._backend = self._given_backend or open_backend(
             config.model, model_hash=facts.metadata.model_hash
         )
@@ -152,10 +165,11 @@ class Pipeline:
                 f"{facts.in_channels}",
                 hint="rebuild the engine or export from this model folder",
             )
-        self._store = self._given_store or DefectStore.open(config.store, allow_offline=True)
         mm_per_line = config.mm_per_line
         self.tracker = CoverageTracker(mm_per_line=mm_per_line)
-        self.figures = FiguresRecorder(mm_per_line=mm_per_line)
+        self.figures = FiguresRecorder(
+            mm_per_line=mm_per_line, rate_window_s=config.pipeline.rate_window_s
+        )
         self.recorder = RollRecorder(
             self._store,
             station=config.station.name,
@@ -261,11 +275,51 @@ class Pipeline:
             threading.Thread(target=self._guard(name, body), name=f"pipeline-{name}", daemon=True)
             for name, body in bodies.items()
         ]
-        self._threads.append(
-            threading.Thread(target=self._monitor, name="pipeline-monitor", daemon=True)
-        )
         for thread in self._threads:
             thread.start()
+        self._start_monitor()
+
+    def _open_store(self) -> DefectStore:
+        store_config = self.config.store
+        allowed = store_config.allow_offline_start
+        try:
+            store = DefectStore.open(store_config, allow_offline=allowed)
+        except DatabaseUnreachableError as error:
+            raise DatabaseUnreachableError(
+                f"not starting: {error.message} (store.url)",
+                hint="start the database or correct store.url; to inspect anyway, with records "
+                "kept in the local journal until the database answers, set "
+                "store.allow_offline_start: true",
+            ) from error
+        self.offline_start = not store.writer.stats().database_online
+        if self.offline_start:
+            logger.warning(
+                "STARTING WITHOUT THE DATABASE %s (store.allow_offline_start is true): records "
+                "wait in %s until it answers",
+                safe_url(store_config.url),
+                store_config.journal_dir,
+            )
+        return store
+
+    def _start_monitor(self) -> None:
+        config = self.config
+        self._monitor = StatusMonitor(
+            make_status=self.status_now,
+            bus=self.bus,
+            outages=OutageWatch(config.store, self.bus),
+            interval_s=config.pipeline.status_interval_s,
+        )
+        self._monitor.start()
+
+    def _start_metrics(self) -> None:
+        metrics = self.config.metrics
+        if metrics.port is None:
+            return
+        self._metrics = MetricsEndpoint(
+            host=metrics.host, port=metrics.port, latest=self.latest_status
+        )
+        self._metrics.start()
+        logger.info("station figures served at %s", self._metrics.url)
 
     def wait(self, *, timeout_s: float | None = None) -> bool:
         """Wait until the source has ended and every stage has finished its work.
@@ -291,10 +345,13 @@ class Pipeline:
         return self._source
 
     def stop(self, *, drain_timeout_s: float | None = None) -> RunSummary:
-        """Stop the source, drain the queues, close the roll and flush the store.
+        """Stop the source, inspect what it delivered, close the roll and flush the store.
 
-        Queued work still waiting after ``drain_timeout_s`` (default
-        ``pipeline.drain_timeout_s``) is discarded and recorded as uninspected.
+        The lines already acquired (the source's queue, the assembly buffer, the
+        stage queues) are still inspected; the wait scales with that backlog and the
+        measured tiles/s (:mod:`station.pipeline.drain`), at most ``drain_timeout_s``
+        (default ``pipeline.drain_timeout_s``). Work still queued then is discarded
+        and its lines are recorded as an uninspected stretch.
 
         Returns:
             The run's summary (``error`` set when a stage failed).
@@ -303,22 +360,41 @@ class Pipeline:
             raise PipelineStateError("the pipeline is not running", hint="call start() first")
         if self.state is PipelineState.RUNNING:
             self._set_state(PipelineState.STOPPING)
-        drain_s = (
-            self.config.pipeline.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
-        )
+        runtime = self.config.pipeline
+        max_s = runtime.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
         assert self._source is not None
         self._source.stop()
-        if not self._finished.wait(timeout=drain_s):
-            logger.warning("draining took longer than %.1f s; discarding queued work", drain_s)
+        backlog = self._backlog()
+        done, waited_s = wait_for_drain(
+            lambda timeout_s: self._finished.wait(timeout=timeout_s),
+            self._backlog,
+            self._tiles_per_s,
+            margin=runtime.drain_margin,
+            min_s=runtime.drain_min_s,
+            max_s=max_s,
+        )
+        if done:
+            logger.info(
+                "stopped: %.0f queued tile row(s) inspected in %.1f s", backlog.rows, waited_s
+            )
+        else:
+            logger.warning(
+                "stopping: %.0f tile row(s) still queued after %.1f s (bound %.1f s, "
+                "pipeline.drain_timeout_s); discarded and recorded as not inspected",
+                self._backlog().rows,
+                waited_s,
+                max_s,
+            )
             self._discard.set()
             for queue in (self.inference_queue, self.result_queue):
                 queue.stop_waiting()
-        for thread in self._threads[:3]:
+        for thread in self._threads:
             thread.join(timeout=60.0)
             if thread.is_alive():
                 logger.error("%s did not finish; the roll is closed without it", thread.name)
-        self._monitor_stop.set()
-        self._threads[3].join(timeout=5.0)
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor.report()  # the final figures
         self.recorder.finish(
             length_inspected_mm=self.tracker.inspected_lines * self.config.mm_per_line
         )
@@ -392,8 +468,34 @@ class Pipeline:
         return threshold
 
     def figures_now(self) -> PipelineFigures:
-        """Current figures (without starting a new rate interval)."""
-        return self._snapshot(advance=False)
+        """Current figures (rates are moving averages over ``pipeline.rate_window_s``)."""
+        return self._snapshot()
+
+    def status_now(self) -> StationStatus:
+        """A status report now: the figures and the store's state."""
+        figures = self._snapshot()
+        store = self._store
+        return StationStatus(
+            station=self.config.station.name,
+            state=str(self.state),
+            figures=figures,
+            store=store_figures(
+                store.writer.stats() if store is not None else None,
+                url=safe_url(self.config.store.url),
+                image_root=self.config.store.image_root,
+            ),
+            offline_start=self.offline_start,
+        )
+
+    def latest_status(self) -> StationStatus | None:
+        """The newest report the monitor made (what the status line and /metrics show)."""
+        return self._monitor.latest if self._monitor is not None else None
+
+    @property
+    def last_figures(self) -> PipelineFigures | None:
+        """The figures of the newest report."""
+        status = self.latest_status()
+        return status.figures if status is not None else None
 
     # -- internals -----------------------------------------------------------------------
 
@@ -423,30 +525,56 @@ class Pipeline:
         row = item.row
         self.tracker.note_loss(row.first_line, row.end_line, reason)
 
-    def _monitor(self) -> None:
-        interval = self.config.pipeline.status_interval_s
-        while not self._monitor_stop.wait(timeout=interval):
-            figures = self._snapshot(advance=True)
-            self.last_figures = figures
-            self.bus.publish(FiguresUpdated(figures))
+    def _source_queue(self) -> QueueFigures:
+        """The source's queue: blocks waiting, its capacity, deepest point seen, drops."""
+        stats = self._source.stats if self._source is not None else None
+        section = getattr(self.config.source, self.config.source.kind)
+        capacity = int(getattr(section, "queue_blocks", 0))
+        if stats is None:
+            return QueueFigures("source", 0, capacity, self._source_max_depth, 0)
+        depth = self._source.queued_blocks if self._source is not None else 0
+        self._source_max_depth = max(self._source_max_depth, depth)
+        return QueueFigures("source", depth, capacity, self._source_max_depth, stats.dropped)
 
-    def _snapshot(self, *, advance: bool) -> PipelineFigures:
+    def _snapshot(self) -> PipelineFigures:
         mm_per_line = self.config.mm_per_line
-        source_stats = self._source.stats if self._source is not None else None
+        source_queue = self._source_queue()
         return self.figures.snapshot(
-            queues=tuple(
-                QueueFigures(q.name, len(q), q.capacity, q.max_depth, q.dropped)
-                for q in (self.inference_queue, self.result_queue)
+            queues=(
+                source_queue,
+                *(
+                    QueueFigures(q.name, len(q), q.capacity, q.max_depth, q.dropped)
+                    for q in (self.inference_queue, self.result_queue)
+                ),
             ),
             metres_seen=self.assembler.lines_seen_until * mm_per_line / 1000.0,
             metres_inspected=self.tracker.inspected_lines * mm_per_line / 1000.0,
             metres_uninspected=self.tracker.uninspected_lines * mm_per_line / 1000.0,
-            source_dropped_blocks=source_stats.dropped if source_stats else 0,
-            advance=advance,
+            source_dropped_blocks=source_queue.dropped,
         )
 
+    def _backlog(self) -> Backlog:
+        """Tile rows acquired but not yet inspected (for the drain at stop)."""
+        stats = self._source.stats if self._source is not None else None
+        stride = max(1, self.assembler.stride)
+        lines = self.assembler.buffered_lines
+        if stats is not None and stats.blocks:
+            assert self._source is not None
+            lines += self._source.queued_blocks * stats.lines / stats.blocks
+        inference = self.figures.stages["inference"]
+        rows = len(self.inference_queue) + len(self.result_queue) + lines / stride
+        return Backlog(
+            rows=rows,
+            tiles_per_row=inference.tiles / inference.items if inference.items else 1.0,
+            done_rows=self.figures.stages["extraction"].items,
+        )
+
+    def _tiles_per_s(self) -> float:
+        figures = self._snapshot()
+        return figures.tiles_per_s or figures.mean_tiles_per_s
+
     def _summary(self) -> RunSummary:
-        figures = self._snapshot(advance=False)
+        figures = self._snapshot()
         stretches = tuple(self.extraction.stretches)
         return RunSummary(
             lot_number=self.recorder.lot_number if self.recorder.started else None,
@@ -471,6 +599,11 @@ class Pipeline:
         )
 
     def _close_resources(self) -> None:
+        if self._monitor is not None:
+            self._monitor.stop()
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
         if self._source is not None and self._source.is_running:
             self._source.stop()
         if self._store is not None and self._given_store is None:

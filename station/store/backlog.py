@@ -15,10 +15,11 @@ from pathlib import Path
 
 from station.store.config import StoreConfig
 from station.store.engine import create_store_engine, safe_url
-from station.store.errors import DatabaseUnreachableError, InvalidRecordError
+from station.store.errors import DatabaseUnreachableError
 from station.store.journal import PENDING_NAME, read_frames
+from station.store.journal_age import payload_time
 from station.store.migrate import SchemaStatus, schema_status
-from station.store.records import StoredDefect, payload_to_item, utc_now
+from station.store.records import utc_now
 from station.store.repository import DefectRepository
 from station.store.store import DefectStore
 
@@ -26,8 +27,6 @@ from station.store.store import DefectStore
 STATUS_OK = 0
 STATUS_SCHEMA_NOT_CURRENT = 1
 STATUS_DATABASE_UNREACHABLE = 3
-
-_TIME_FIELDS = ("detected_at", "occurred_at", "started_at", "ended_at")
 
 
 @dataclass(frozen=True)
@@ -94,25 +93,11 @@ class FlushResult:
     left: int
 
 
-def _record_time(payload: dict) -> datetime | None:
-    try:
-        item = payload_to_item(payload)
-    except InvalidRecordError:
-        return None
-    if isinstance(item, StoredDefect):
-        item = item.record
-    for name in _TIME_FIELDS:
-        value = getattr(item, name, None)
-        if isinstance(value, datetime):
-            return value
-    return None
-
-
 def journal_backlog(directory: str | Path) -> JournalBacklog:
     """The backlog of a journal folder, read without its lock and without the database."""
     folder = Path(directory)
     frames, _, _ = read_frames(folder / PENDING_NAME)
-    times = [when for _, payload in frames if (when := _record_time(payload)) is not None]
+    times = [when for _, payload in frames if (when := payload_time(payload)) is not None]
     return JournalBacklog(directory=folder, records=len(frames), oldest_at=min(times, default=None))
 
 

@@ -50,6 +50,11 @@ class StoreConfig(StrictModel):
         connect_timeout_s: Connection timeout for a database server.
         grade_limit_points_per_100yd2: Pass/fail limit of the 4-point grade.
         retention: Image retention policy.
+        allow_offline_start: Let the station start inspecting while the database is
+            unreachable (records wait in the journal). False: the pipeline refuses to start.
+        offline_warn_every_s: While the database is unreachable, warn this often.
+        offline_alarm_after_s: Raise an alarm once the journal's oldest waiting record is
+            this old.
     """
 
     url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'defects.sqlite3'}"
@@ -68,6 +73,9 @@ class StoreConfig(StrictModel):
         default=FIRST_QUALITY_LIMIT_POINTS_PER_100YD2, ge=0
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    allow_offline_start: bool = False
+    offline_warn_every_s: float = Field(default=60.0, gt=0)
+    offline_alarm_after_s: float = Field(default=600.0, gt=0)
 
 
 def load_store_config(

@@ -33,7 +33,8 @@ from station.store.errors import (
 )
 from station.store.image_saver import DefectImageSaver
 from station.store.images import ImageStore
-from station.store.journal import Journal
+from station.store.journal import Journal, read_frames
+from station.store.journal_age import oldest_time, payload_time
 from station.store.migrate import check_schema
 from station.store.record_queue import QueueEntry, RecordQueue
 from station.store.records import (
@@ -75,6 +76,9 @@ class WriterStats:
         journal_pending: Records in the journal now, waiting for the database.
         database_online: False while the writer journals instead of committing.
         last_error: The last database or disk error, for the operator.
+        journal_oldest_at: When the oldest record waiting in the journal happened (None when
+            the journal is empty).
+        offline_since: When the database became unreachable (None while it answers).
     """
 
     submitted: int
@@ -89,6 +93,8 @@ class WriterStats:
     journal_pending: int
     database_online: bool
     last_error: str | None
+    journal_oldest_at: datetime | None = None
+    offline_since: datetime | None = None
 
 
 class DefectWriter:
@@ -134,6 +140,7 @@ class DefectWriter:
         self._offline = not schema_verified
         self._outage_started_at: datetime | None = utc_now() if self._offline else None
         self._last_error: str | None = None
+        self._journal_oldest_at = self._oldest_pending() if journal.pending_count else None
         self._retry_delay_s = config.retry_initial_s
         self._next_retry_at = 0.0
         self._closed = False
@@ -229,7 +236,15 @@ class DefectWriter:
             journal_pending=self._journal.pending_count,
             database_online=not self._offline,
             last_error=self._last_error,
+            journal_oldest_at=self._journal_oldest_at if self._journal.pending_count else None,
+            offline_since=self._outage_started_at if self._offline else None,
         )
+
+    def _oldest_pending(self) -> datetime:
+        """When the oldest record of a journal left by an earlier run happened."""
+        frames, _, _ = read_frames(self._journal.pending_path)
+        times = [when for _, payload in frames if (when := payload_time(payload)) is not None]
+        return min(times, default=utc_now())
 
     def close(self, *, timeout_s: float = 30.0) -> WriterStats:
         """Drain the queue (commit or journal everything), try a last replay, stop the thread.
@@ -369,6 +384,8 @@ class DefectWriter:
             self._hold_unsaved(items)
             return
         self._counts["journaled"] += len(items)
+        if self._journal_oldest_at is None:
+            self._journal_oldest_at = oldest_time(items) or utc_now()
         self._ack(items)
 
     def _hold_unsaved(self, items: list[StoreItem]) -> None:
@@ -425,6 +442,7 @@ class DefectWriter:
             self._go_offline(error)
             return
         self._journal.clear()
+        self._journal_oldest_at = None
         self._retry_delay_s = self._config.retry_initial_s
         if self._offline:
             self._offline = False

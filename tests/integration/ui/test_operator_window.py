@@ -313,7 +313,11 @@ def test_an_unreachable_database_and_a_lost_camera_are_shown_and_inspection_goes
     qtbot: Any, model_dir: Path, store_config: StoreConfig
 ) -> None:
     offline = store_config.model_copy(
-        update={"url": "postgresql+psycopg://root@127.0.0.1:1/test", "connect_timeout_s": 1.0}
+        update={
+            "url": "postgresql+psycopg://root@127.0.0.1:1/test",
+            "connect_timeout_s": 1.0,
+            "allow_offline_start": True,  # without it the roll refuses to start
+        }
     )
     config = make_config(model_dir, offline, synthetic={"line_rate_hz": 2000.0})
     window = open_window(qtbot, config)
