@@ -5,12 +5,8 @@
 """
 
 from station.capture.manifest import MANIFEST_FILE, CaptureOutputError
-from station.capture.session import (
-    CaptureRequest,
-    CaptureResult,
-    capture_good_fabric,
-    capture_request,
-)
+from station.capture.request import CaptureRequest, capture_request
+from station.capture.session import CaptureResult, capture_good_fabric
 
 __all__ = [
     "MANIFEST_FILE",

@@ -14,13 +14,11 @@ written in every case.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +26,16 @@ from station.acquisition.base import LineSource
 from station.acquisition.errors import SourceFinishedError
 from station.acquisition.lines import Severity, SourceEvent
 from station.capture.manifest import (
-    check_fabric_name,
     next_capture_number,
     prepare_fabric_folder,
     read_manifest,
-    save_strip,
-    strip_file_name,
     write_manifest,
 )
-from station.capture.strips import (
-    SKIP_MODEL,
-    SKIP_NO_WEB,
-    SKIP_OPERATOR,
-    SKIP_REASONS,
-    SKIP_TRUTH,
-    KnownDefects,
-    ModelFlagger,
-    SkipRange,
-    Strip,
-    crop_to_web,
-    parse_skip_range,
-)
-from station.pipeline.assembly import LinePositions, WebAssembler, WebRow
+from station.capture.request import CaptureRequest
+from station.capture.strip_writer import StripWriter, new_capture_record, now_iso
+from station.capture.strips import ModelFlagger
+from station.pipeline.assembly import LinePositions, WebAssembler
 from station.pipeline.builders import make_source, model_facts, open_backend, start_source
-from station.pipeline.config import StationConfig, load_station_config
 from training.public import ConfigError
 
 logger = logging.getLogger("station.capture")
@@ -63,65 +47,12 @@ MANIFEST_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
-class CaptureRequest:
-    """A validated capture: what to record, from which station, into where."""
-
-    config: StationConfig
-    config_path: Path
-    fabric: str
-    metres: float
-    out_dir: Path
-    skip_ranges: tuple[SkipRange, ...] = ()
-    skip_defects: bool = False
-    strip_lines: int = 256
-
-
-def capture_request(
-    config_path: Path,
-    *,
-    fabric: str,
-    metres: float,
-    out_dir: Path,
-    skip: list[str] | None = None,
-    skip_defects: bool = False,
-    strip_lines: int = 256,
-) -> CaptureRequest:
-    """Check the options and load ``station.yaml``.
-
-    Raises:
-        ConfigError: a bad option or configuration field (the message names it).
-    """
-    check_fabric_name(fabric)
-    if not metres > 0:
-        raise ConfigError(f"--metres must be > 0, got {metres}", hint="e.g. --metres 50")
-    if not 32 <= strip_lines <= 4096:
-        raise ConfigError(
-            f"--strip-lines must be from 32 to 4096, got {strip_lines}",
-            hint="use at least the tile size you will train with (default 256)",
-        )
-    return CaptureRequest(
-        config=load_station_config(config_path),
-        config_path=Path(config_path),
-        fabric=fabric,
-        metres=float(metres),
-        out_dir=Path(out_dir),
-        skip_ranges=tuple(parse_skip_range(text) for text in skip or ()),
-        skip_defects=skip_defects,
-        strip_lines=strip_lines,
-    )
-
-
-@dataclass(frozen=True)
 class CaptureResult:
     """What a capture wrote: its manifest record, the manifest, the fabric folder."""
 
     record: dict[str, Any]
     manifest_path: Path
     folder: Path
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class _EventCounter:
@@ -157,104 +88,11 @@ def _open_flagger(request: CaptureRequest) -> tuple[ModelFlagger | None, dict[st
     return flagger, described
 
 
-def _new_record(
-    request: CaptureRequest, number: int, model: dict[str, Any] | None
-) -> dict[str, Any]:
-    config = request.config
-    return {
-        "capture": number,
-        "station": config.station.name,
-        "fabric": request.fabric,
-        "source_kind": config.source.kind,
-        "camera": None,
-        "mm_per_px": config.mm_per_px,
-        "mm_per_line": config.mm_per_line,
-        "strip_lines": request.strip_lines,
-        "config_file": str(request.config_path),
-        "config_sha256": hashlib.sha256(request.config_path.read_bytes()).hexdigest(),
-        "started_at": _now_iso(),
-        "ended_at": None,
-        "stopped_by": "running",
-        "metres_requested": request.metres,
-        "metres_captured": 0.0,
-        "metres_kept": 0.0,
-        "strips_written": 0,
-        "strips_skipped": dict.fromkeys(SKIP_REASONS, 0),
-        "skip_ranges_m": [r.as_list() for r in request.skip_ranges],
-        "skip_defects": model,
-        "source_events": {},
-        "strips": [],
-    }
-
-
-class _StripWriter:
-    """Decides about each row and writes the good ones, keeping the record current."""
-
-    def __init__(
-        self,
-        request: CaptureRequest,
-        folder: Path,
-        manifest: dict[str, Any],
-        record: dict[str, Any],
-        flagger: ModelFlagger | None,
-    ) -> None:
-        self.request = request
-        self.folder = folder
-        self.manifest = manifest
-        self.record = record
-        self.flagger: ModelFlagger | None = flagger
-        self.known = KnownDefects()
-        self.start_mm: float | None = None
-
-    def take(self, row: WebRow) -> None:
-        if self.start_mm is None:
-            self.start_mm = float(row.along_mm[0])
-        record = self.record
-        strip = crop_to_web(row)
-        reason = self._skip_reason(row, strip)
-        length_m = row.num_lines * self.request.config.mm_per_line / 1000.0
-        end_mm = float(row.along_mm[-1]) + self.request.config.mm_per_line
-        record["metres_captured"] = round((end_mm - self.start_mm) / 1000.0, 4)
-        self.known.forget_before(row.end_line)
-        if reason is not None:
-            record["strips_skipped"][reason] += 1
-            return
-        assert strip is not None
-        name = strip_file_name(self.request.fabric, record["capture"], len(record["strips"]))
-        save_strip(self.folder / name, strip.pixels)
-        record["strips"].append(
-            {
-                "file": name,
-                "first_line": row.first_line,
-                "from_m": round(strip.from_m - self.start_mm / 1000.0, 4),
-                "to_m": round(strip.to_m - self.start_mm / 1000.0, 4),
-                "left_px": strip.left,
-                "right_px": strip.right,
-            }
-        )
-        record["strips_written"] = len(record["strips"])
-        record["metres_kept"] = round(record["metres_kept"] + length_m, 4)
-
-    def _skip_reason(self, row: WebRow, strip: Strip | None) -> str | None:
-        assert self.start_mm is not None
-        from_m = (float(row.along_mm[0]) - self.start_mm) / 1000.0
-        to_m = from_m + row.num_lines * self.request.config.mm_per_line / 1000.0
-        if any(marked.overlaps(from_m, to_m) for marked in self.request.skip_ranges):
-            return SKIP_OPERATOR
-        if strip is None:
-            return SKIP_NO_WEB
-        if self.known.in_strip(strip):
-            return SKIP_TRUTH
-        if self.flagger is not None and self.flagger.flags(strip):
-            return SKIP_MODEL
-        return None
-
-
 def _record(
     request: CaptureRequest,
     source: LineSource,
     assembler: WebAssembler,
-    writer: _StripWriter,
+    writer: StripWriter,
     *,
     stop: threading.Event,
     progress: CaptureProgress | None,
@@ -310,8 +148,8 @@ def capture_good_fabric(
     manifest = read_manifest(folder, request.fabric)
     number = next_capture_number(folder, request.fabric, manifest)
     flagger, model = _open_flagger(request)
-    record = _new_record(request, number, model)
-    writer = _StripWriter(request, folder, manifest, record, flagger)
+    record = new_capture_record(request, number, model)
+    writer = StripWriter(request, folder, manifest, record, flagger)
     assembler = WebAssembler(
         tile_px=request.strip_lines,
         overlap_px=0,
@@ -344,7 +182,7 @@ def capture_good_fabric(
         if flagger is not None:
             flagger.backend.close()
         record["stopped_by"] = stopped_by
-        record["ended_at"] = _now_iso()
+        record["ended_at"] = now_iso()
         write_manifest(folder, manifest)
         logger.info(
             "capture %d of %s: %d strips, %.2f m kept of %.2f m (%s)",

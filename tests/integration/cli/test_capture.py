@@ -24,6 +24,8 @@ import yaml
 from PIL import Image
 
 from station.cli import EXIT_USER_ERROR, main
+from tests.conftest import require
+from tests.integration.acquisition.conftest import find_viky_cti
 from training.public import (
     FabricWeb,
     background_mask,
@@ -313,3 +315,38 @@ def test_bad_options_are_one_clear_error(
     assert err.startswith("error: ") and expected in err, err
     assert "what to do:" in err and "Traceback" not in err
     assert not list((tmp_path / "out").glob("*/*.png"))
+
+
+def test_camera_capture_names_the_camera_and_keeps_no_background(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """The genicam package's virtual camera sees a flat white field: no web, no strip."""
+    cti = find_viky_cti()
+    require(cti is not None, "the genicam package's GenTL producer viky.cti")
+    config = tmp_path / "camera.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "station": {"name": "capture-test"},
+                "source": {
+                    "kind": "camera",
+                    "camera": {
+                        "cti_path": str(cti),
+                        "device": "VikyTL_DEV_red",
+                        "pixel_format": "Mono8",
+                        "width_px": 256,
+                        "lines_per_frame": 128,
+                        "line_rate_hz": 128 * 20.0,
+                    },
+                },
+                "geometry": {"mm_per_px": 0.2},
+                "model": {"path": str(model_dir), "backend": "torch", "device": "cpu"},
+            }
+        )
+    )
+    assert capture(config, "white", 0.1, tmp_path / "out") == 0
+    record = read_manifest(tmp_path / "out", "white")["captures"][0]
+    assert record["source_kind"] == "camera" and record["stopped_by"] == "metres"
+    assert record["camera"]["serial_number"] == "0" and record["camera"]["model"]
+    assert record["strips_written"] == 0 and record["strips_skipped"]["no_web"] >= 3
+    assert not list((tmp_path / "out" / "white").glob("*.png"))
