@@ -63,10 +63,12 @@ def _describe(recipe: Recipe) -> str:
     )
 
 
+def _model_store(args: argparse.Namespace) -> ModelStore:
+    return ModelStore(load_recipes_config(args.config, model_store=args.model_store).model_store)
+
+
 def _publish(args: argparse.Namespace) -> int:
-    model_store = ModelStore(
-        load_recipes_config(args.config, model_store=args.model_store).model_store
-    )
+    model_store = _model_store(args)
 
     def publish(book: RecipeBook) -> int:
         recipe = book.publish(
@@ -103,8 +105,13 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    model_store = _model_store(args)
+
     def show(book: RecipeBook) -> int:
-        print(_describe(book.show(args.name, version=args.version)))
+        recipe = book.show(args.name, version=args.version)
+        print(_describe(recipe))
+        stored = model_store.load(recipe.model_sha256)  # raises for a corrupt copy
+        print(f"model store:       verified, {len(stored.files)} files in {stored.path}")
         return 0
 
     return _with_book(args, show)
@@ -126,6 +133,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="station YAML: its store: section gives the database, recipes: the model store",
     )
     parser.add_argument("--url", default=None, help="database URL (default: from --config)")
+    parser.add_argument(
+        "--model-store", default=None, help="model store folder (default: recipes.model_store)"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -173,9 +183,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="4-point pass/fail limit in points per 100 yd² (default %(default)g)",
     )
     publish.add_argument("--by", default=None, help="who publishes (default: your login name)")
-    publish.add_argument(
-        "--model-store", default=None, help="model store folder (default: recipes.model_store)"
-    )
     _add_common(publish)
     publish.set_defaults(handler=_publish)
 

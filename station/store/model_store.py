@@ -38,6 +38,9 @@ METADATA_FILE = "model.json"
 PUBLISHED_SUFFIXES = (".safetensors", ".json", ".onnx", ".engine")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK_BYTES = 1 << 20
+# Stations often run as another user than the engineer who publishes: stored models are readable.
+_FOLDER_MODE = 0o755
+_FILE_MODE = 0o644
 
 
 class ModelStoreError(StoreError):
@@ -111,6 +114,7 @@ def _publishable_files(model_dir: Path) -> list[Path]:
 
 def _write_json_atomically(path: Path, data: object) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    os.chmod(temporary, _FILE_MODE)
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         json.dump(data, stream, indent=2, sort_keys=True)
         stream.flush()
@@ -123,6 +127,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
     os.close(handle)
     try:
         shutil.copyfile(source, temporary)
+        os.chmod(temporary, _FILE_MODE)
         with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())
         os.replace(temporary, target)
@@ -170,8 +175,9 @@ class ModelStore:
             self.root.mkdir(parents=True, exist_ok=True)
             scratch = Path(tempfile.mkdtemp(dir=self.root, prefix=f".publish-{model_hash[:12]}-"))
             try:
+                os.chmod(scratch, _FOLDER_MODE)
                 for name, (path, _digest) in sources.items():
-                    shutil.copyfile(path, scratch / name)
+                    _copy_atomically(path, scratch / name)
                 files = {name: digest for name, (_path, digest) in sources.items()}
                 _write_json_atomically(
                     scratch / MANIFEST_FILE, {"model_hash": model_hash, "files": files}

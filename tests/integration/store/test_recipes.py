@@ -98,6 +98,9 @@ def test_publish_show_list_and_versions(book: RecipeBook, model_store, model_a, 
         stored = model_store.load(recipe.model_sha256)
         assert stored.path == model_store.root / recipe.model_sha256
         assert {"model.json", "model.safetensors"} <= set(stored.files)
+        # Readable by a station running as another user than the publisher.
+        assert stored.path.stat().st_mode & 0o055 == 0o055
+        assert (stored.path / "manifest.json").stat().st_mode & 0o044 == 0o044
 
 
 def test_current_for_picks_the_newest_live_version(book, model_store, model_a, model_b) -> None:
@@ -268,6 +271,11 @@ def test_cli_publish_list_show_retire(migrated_url: str, model_a, tmp_path, caps
     assert main(["recipe", "show", "denim-line", "--version", "1", *common]) == 0
     out = capsys.readouterr().out
     assert "version 1 (live)" in out and "threshold factor:  1.1" in out and "by emil" in out
+    assert "model store:       verified, 2 files" in out
+    stored = tmp_path / "models" / read_metadata(model_a).model_hash
+    (stored / "model.json").write_text((stored / "model.json").read_text() + " ")
+    assert main(["recipe", "show", "denim-line", *common]) == 2
+    assert "model.json does not match its SHA-256" in capsys.readouterr().err
     assert main(["recipe", "retire", "denim-line", *common]) == 0
     assert "retired denim-line version 2" in capsys.readouterr().out
     assert main(["recipe", "list", *common]) == 0
