@@ -176,14 +176,26 @@ class CoverageTracker:
         end_mm = self._position(end_line)
         return self._close(end_line, end_mm=end_mm)
 
-    def snapshot(self, acquired_until_line: int) -> CoverageSnapshot:
-        """How far coverage got, with lines acquired up to ``acquired_until_line``."""
+    def snapshot(
+        self, acquired_until_line: int, *, held_from_line: int | None = None
+    ) -> CoverageSnapshot:
+        """How far coverage got, with lines acquired up to ``acquired_until_line``.
+
+        Args:
+            acquired_until_line: One past the last line acquired.
+            held_from_line: First line whose defects may not all be reported yet (the
+                extraction band's start); inspected lines from there on are not counted
+                as inspected yet, so a crash cannot lose a defect on a line called inspected.
+        """
+        until = self.covered_until
+        if held_from_line is not None:
+            until = max(0, min(until, held_from_line))
         acquired = max(acquired_until_line, self.covered_until)
         return CoverageSnapshot(
-            inspected_until_line=self.covered_until,
-            inspected_until_mm=self._position(self.covered_until),
+            inspected_until_line=until,
+            inspected_until_mm=self._position(until),
             acquired_until_mm=self._position(acquired),
-            inspected_mm=self.inspected_lines * self.mm_per_line,
+            inspected_mm=(self.inspected_lines - (self.covered_until - until)) * self.mm_per_line,
             uninspected_mm=self.uninspected_lines * self.mm_per_line,
         )
 

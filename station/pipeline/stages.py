@@ -296,7 +296,8 @@ class ExtractionStage:
             self._preview_until(row.first_line)
         for defect in self.extractor.extract(row.first_line):
             self._report_defect(defect)
-        self.recorder.checkpoint(self.tracker.snapshot(self.end_line()))
+        held_from = self.band.origin_line if self.band.num_lines else None
+        self.recorder.checkpoint(self.tracker.snapshot(self.end_line(), held_from_line=held_from))
         self.counters.items += 1
         self.counters.lines += row.num_lines
         self.figures.latency(time.time() - row.received_s)

@@ -60,3 +60,13 @@ def test_a_snapshot_never_has_acquired_behind_inspected() -> None:
     tracker.row_done(0, 64, first_mm=0.0, inspected=True)
     snapshot = tracker.snapshot(acquired_until_line=10)
     assert snapshot.acquired_until_mm == snapshot.inspected_until_mm == pytest.approx(64 * MM)
+
+
+def test_lines_whose_defects_may_not_be_reported_yet_are_not_counted_inspected() -> None:
+    tracker = CoverageTracker(mm_per_line=MM)
+    tracker.row_done(0, 64, first_mm=0.0, inspected=True)
+    tracker.row_done(64, 128, first_mm=64 * MM, inspected=True)
+    snapshot = tracker.snapshot(acquired_until_line=150, held_from_line=80)
+    assert snapshot.inspected_until_line == 80
+    assert snapshot.inspected_mm == pytest.approx(80 * MM)
+    assert snapshot.acquired_until_mm - snapshot.inspected_until_mm == pytest.approx(70 * MM)
