@@ -42,6 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lot", default=None, help="lot number of the roll (overrides roll.lot_number)"
     )
     parser.add_argument(
+        "--new-roll",
+        action="store_true",
+        help="open a new roll even if this station inspected the lot before (roll.same_lot: new)",
+    )
+    parser.add_argument(
         "--status-every-s",
         type=float,
         default=10.0,
@@ -67,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_station_config(args.config)
     if args.lot:
         config.roll.lot_number = args.lot
+    if args.new_roll:
+        config.roll.same_lot = "new"
     stop = threading.Event()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
