@@ -44,6 +44,9 @@ CaptureProgress = Callable[[float, int], None]
 """Called as ``progress(metres_captured, strips_written)`` after each strip of roll."""
 
 MANIFEST_EVERY_S = 1.0
+"""The manifest is rewritten during a capture at most this often ..."""
+MANIFEST_TIME_SHARE = 0.05
+"""... and at most this share of the time (a long capture's manifest takes longer to write)."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def _record(
 ) -> str:
     """Feed blocks to the writer until done; returns why it stopped."""
     record = writer.record
-    last_written = time.monotonic()
+    next_write = time.monotonic() + MANIFEST_EVERY_S
     while not stop.is_set():
         try:
             block = source.try_read(timeout_s=0.2)
@@ -114,9 +117,11 @@ def _record(
                 progress(record["metres_captured"], record["strips_written"])
             if record["metres_captured"] >= request.metres:
                 return "metres"
-        if time.monotonic() - last_written >= MANIFEST_EVERY_S:
+        if time.monotonic() >= next_write:
+            began = time.monotonic()
             write_manifest(writer.folder, writer.manifest)
-            last_written = time.monotonic()
+            took = time.monotonic() - began
+            next_write = began + max(MANIFEST_EVERY_S, took / MANIFEST_TIME_SHARE)
     return "interrupted"
 
 

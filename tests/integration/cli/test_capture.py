@@ -140,6 +140,7 @@ def check_capture(out: Path, fabric: str, record: dict[str, Any], config: Path, 
         assert not block.mask.any(), f"{path.name} holds a planted defect"
 
 
+@pytest.mark.slow  # captures 5.5 m and trains a model on them
 def test_fabric_a_then_b_then_more_a_into_one_folder_that_trains(
     model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
