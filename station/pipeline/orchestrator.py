@@ -44,7 +44,7 @@ from station.pipeline.builders import (
 )
 from station.pipeline.config import StationConfig
 from station.pipeline.coverage import CoverageTracker
-from station.pipeline.drain import Backlog, wait_for_drain
+from station.pipeline.drain import wait_for_drain
 from station.pipeline.errors import PipelineConfigError, PipelineStateError
 from station.pipeline.events import (
     EventBus,
@@ -53,7 +53,8 @@ from station.pipeline.events import (
     WebPreview,
 )
 from station.pipeline.extraction import DefectExtractor
-from station.pipeline.figures import FiguresRecorder, PipelineFigures, QueueFigures
+from station.pipeline.figures import FiguresRecorder, PipelineFigures
+from station.pipeline.gauges import PipelineGauges
 from station.pipeline.metrics_endpoint import MetricsEndpoint
 from station.pipeline.monitor import OutageWatch, StatusMonitor
 from station.pipeline.preview import PreviewMaker
@@ -62,10 +63,9 @@ from station.pipeline.recorder import RollRecorder
 from station.pipeline.run_summary import RunSummary
 from station.pipeline.source_events import SourceEventHandler
 from station.pipeline.stages import AssemblyStage, ExtractionStage, InferenceStage, TilingParams
-from station.pipeline.station_status import StationStatus, store_figures
+from station.pipeline.station_status import StationStatus
 from station.pipeline.stitching import ScoreBand
-from station.store.engine import safe_url
-from station.store.errors import DatabaseUnreachableError
+from station.pipeline.store_opening import open_station_store
 from station.store.records import Severity
 from station.store.store import DefectStore
 from station.store.writer import WriterStats
@@ -110,7 +110,6 @@ class Pipeline:
         self._finished = threading.Event()
         self._monitor: StatusMonitor | None = None
         self._metrics: MetricsEndpoint | None = None
-        self._source_max_depth = 0
         self._started_once = False
         self.offline_start = False
         self._writer_stats: WriterStats | None = None
@@ -153,7 +152,10 @@ class Pipeline:
                 f"(e.g. {facts.tile_px // 8})",
             )
         self._start_metrics()
-        self._store = self._given_store or self._open_store()
+        if self._given_store is not None:
+            self._store = self._given_store
+        else:
+            self._store, self.offline_start = open_station_store(config.store)
         self._backend = self._given_backend or open_backend(
             config.model, model_hash=facts.metadata.model_hash
         )
@@ -275,31 +277,20 @@ class Pipeline:
             threading.Thread(target=self._guard(name, body), name=f"pipeline-{name}", daemon=True)
             for name, body in bodies.items()
         ]
+        self.gauges = PipelineGauges(
+            config=config,
+            source=self._source,
+            assembler=self.assembler,
+            tracker=self.tracker,
+            figures=self.figures,
+            stage_queues=(self.inference_queue, self.result_queue),
+            store_stats=self.store_stats,
+            state=lambda: str(self.state),
+            offline_start=self.offline_start,
+        )
         for thread in self._threads:
             thread.start()
         self._start_monitor()
-
-    def _open_store(self) -> DefectStore:
-        store_config = self.config.store
-        allowed = store_config.allow_offline_start
-        try:
-            store = DefectStore.open(store_config, allow_offline=allowed)
-        except DatabaseUnreachableError as error:
-            raise DatabaseUnreachableError(
-                f"not starting: {error.message} (store.url)",
-                hint="start the database or correct store.url; to inspect anyway, with records "
-                "kept in the local journal until the database answers, set "
-                "store.allow_offline_start: true",
-            ) from error
-        self.offline_start = not store.writer.stats().database_online
-        if self.offline_start:
-            logger.warning(
-                "STARTING WITHOUT THE DATABASE %s (store.allow_offline_start is true): records "
-                "wait in %s until it answers",
-                safe_url(store_config.url),
-                store_config.journal_dir,
-            )
-        return store
 
     def _start_monitor(self) -> None:
         config = self.config
@@ -364,11 +355,11 @@ class Pipeline:
         max_s = runtime.drain_timeout_s if drain_timeout_s is None else drain_timeout_s
         assert self._source is not None
         self._source.stop()
-        backlog = self._backlog()
+        backlog = self.gauges.backlog()
         done, waited_s = wait_for_drain(
             lambda timeout_s: self._finished.wait(timeout=timeout_s),
-            self._backlog,
-            self._tiles_per_s,
+            self.gauges.backlog,
+            self.gauges.tiles_per_s,
             margin=runtime.drain_margin,
             min_s=runtime.drain_min_s,
             max_s=max_s,
@@ -381,7 +372,7 @@ class Pipeline:
             logger.warning(
                 "stopping: %.0f tile row(s) still queued after %.1f s (bound %.1f s, "
                 "pipeline.drain_timeout_s); discarded and recorded as not inspected",
-                self._backlog().rows,
+                self.gauges.backlog().rows,
                 waited_s,
                 max_s,
             )
@@ -469,23 +460,11 @@ class Pipeline:
 
     def figures_now(self) -> PipelineFigures:
         """Current figures (rates are moving averages over ``pipeline.rate_window_s``)."""
-        return self._snapshot()
+        return self.gauges.snapshot()
 
     def status_now(self) -> StationStatus:
         """A status report now: the figures and the store's state."""
-        figures = self._snapshot()
-        store = self._store
-        return StationStatus(
-            station=self.config.station.name,
-            state=str(self.state),
-            figures=figures,
-            store=store_figures(
-                store.writer.stats() if store is not None else None,
-                url=safe_url(self.config.store.url),
-                image_root=self.config.store.image_root,
-            ),
-            offline_start=self.offline_start,
-        )
+        return self.gauges.status()
 
     def latest_status(self) -> StationStatus | None:
         """The newest report the monitor made (what the status line and /metrics show)."""
@@ -525,56 +504,8 @@ class Pipeline:
         row = item.row
         self.tracker.note_loss(row.first_line, row.end_line, reason)
 
-    def _source_queue(self) -> QueueFigures:
-        """The source's queue: blocks waiting, its capacity, deepest point seen, drops."""
-        stats = self._source.stats if self._source is not None else None
-        section = getattr(self.config.source, self.config.source.kind)
-        capacity = int(getattr(section, "queue_blocks", 0))
-        if stats is None:
-            return QueueFigures("source", 0, capacity, self._source_max_depth, 0)
-        depth = self._source.queued_blocks if self._source is not None else 0
-        self._source_max_depth = max(self._source_max_depth, depth)
-        return QueueFigures("source", depth, capacity, self._source_max_depth, stats.dropped)
-
-    def _snapshot(self) -> PipelineFigures:
-        mm_per_line = self.config.mm_per_line
-        source_queue = self._source_queue()
-        return self.figures.snapshot(
-            queues=(
-                source_queue,
-                *(
-                    QueueFigures(q.name, len(q), q.capacity, q.max_depth, q.dropped)
-                    for q in (self.inference_queue, self.result_queue)
-                ),
-            ),
-            metres_seen=self.assembler.lines_seen_until * mm_per_line / 1000.0,
-            metres_inspected=self.tracker.inspected_lines * mm_per_line / 1000.0,
-            metres_uninspected=self.tracker.uninspected_lines * mm_per_line / 1000.0,
-            source_dropped_blocks=source_queue.dropped,
-        )
-
-    def _backlog(self) -> Backlog:
-        """Tile rows acquired but not yet inspected (for the drain at stop)."""
-        stats = self._source.stats if self._source is not None else None
-        stride = max(1, self.assembler.stride)
-        lines = self.assembler.buffered_lines
-        if stats is not None and stats.blocks:
-            assert self._source is not None
-            lines += self._source.queued_blocks * stats.lines / stats.blocks
-        inference = self.figures.stages["inference"]
-        rows = len(self.inference_queue) + len(self.result_queue) + lines / stride
-        return Backlog(
-            rows=rows,
-            tiles_per_row=inference.tiles / inference.items if inference.items else 1.0,
-            done_rows=self.figures.stages["extraction"].items,
-        )
-
-    def _tiles_per_s(self) -> float:
-        figures = self._snapshot()
-        return figures.tiles_per_s or figures.mean_tiles_per_s
-
     def _summary(self) -> RunSummary:
-        figures = self._snapshot()
+        figures = self.gauges.snapshot()
         stretches = tuple(self.extraction.stretches)
         return RunSummary(
             lot_number=self.recorder.lot_number if self.recorder.started else None,

@@ -238,7 +238,7 @@ def test_sigterm_on_the_cpu_inspects_every_line_acquired(
     config = station_config(
         model_dir,
         store_config,
-        source=_synthetic(800.0, queue_blocks=64),
+        source=_synthetic(400.0, queue_blocks=64),  # 19 tiles/s: the CPU holds it under load
         roll={"lot_number": "LOT-DRAIN"},
     )
     config_path = _write(config, tmp_path / "station.yaml")
@@ -255,7 +255,7 @@ def test_sigterm_on_the_cpu_inspects_every_line_acquired(
         assert process.stdout is not None
         first = process.stdout.readline()
         assert "inspecting" in first, first + (process.stderr.read() if process.poll() else "")
-        time.sleep(4.0)
+        time.sleep(6.0)  # ~2,400 lines
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=180)
     finally:
