@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from station.store.errors import StoreError
-from training.public import read_metadata
+from training.public import CrasStationError, read_metadata
 
 MANIFEST_FILE = "manifest.json"
 TENSORS_FILE = "model.safetensors"
@@ -262,5 +262,13 @@ class ModelStore:
                 f"{files.get(TENSORS_FILE, 'none')[:12]}, not {short}",
                 hint=f"remove the folder {folder} and {republish}",
             )
-        check_model_folder(folder)  # model.json names these tensors
+        try:
+            check_model_folder(folder)  # model.json names these tensors
+        except ModelHashMismatchError:
+            raise
+        except CrasStationError as error:  # model.json unreadable by this code
+            raise CorruptModelError(
+                f"the stored model {short} cannot be read: {error.message}",
+                hint=f"update the station software, or remove the folder {folder} and {republish}",
+            ) from None
         return StoredModel(model_hash=model_hash, path=folder, files=files)
