@@ -130,21 +130,21 @@ def test_station_db_upgrade_adds_the_users_table_to_an_older_database(db_url: st
     from sqlalchemy import inspect
 
     from station.store.engine import create_store_engine
-    from station.store.migrate import schema_status, upgrade_database
+    from station.store.migrate import head_revision, schema_status, upgrade_database
 
     engine = create_store_engine(db_url, create=True)
     try:
         assert upgrade_database(engine, revision="0001").current == "0001"
         with engine.connect() as connection:
             assert "users" not in inspect(connection).get_table_names()
-        assert schema_status(engine).pending == ("0002",)
+        assert schema_status(engine).pending[0] == "0002"  # then any later migrations
     finally:
         engine.dispose()
     with pytest.raises(SchemaOutOfDateError, match="pending") as too_old:
         UserDirectory.connect(db_url)
     assert "station db upgrade" in too_old.value.hint
     assert main(["db", "upgrade", "--url", db_url]) == 0
-    assert "migrated from 0001 to 0002" in capsys.readouterr().out
+    assert f"migrated from 0001 to {head_revision()}" in capsys.readouterr().out
     users = UserDirectory.connect(db_url)
     try:
         users.add_user("ivan", role=Role.ENGINEER, password="engineer password")
