@@ -310,3 +310,21 @@ def test_migration_0004_downgrades_and_upgrades(db_url: str) -> None:
         assert diff == [], f"models and migrations disagree: {diff}"
     finally:
         engine.dispose()
+
+
+def test_a_journaled_run_start_keeps_its_recipe() -> None:
+    import uuid
+
+    from station.store.errors import InvalidRecordError
+    from station.store.records import RunStart, item_to_payload, payload_to_item
+
+    model = ModelVersionInfo(sha256="ab" * 32, name="denim", classes=CLASSES, threshold=0.5)
+    start = RunStart(
+        roll_key=uuid.uuid4(), station="s1", model=model, recipe_name="denim-line", recipe_version=3
+    )
+    assert payload_to_item(item_to_payload(start)) == start
+    older = item_to_payload(start)  # a journal written before recipes existed
+    del older["data"]["recipe_name"], older["data"]["recipe_version"]
+    assert payload_to_item(older).recipe_name is None
+    with pytest.raises(InvalidRecordError, match="given together"):
+        RunStart(roll_key=uuid.uuid4(), station="s1", model=model, recipe_name="denim-line")
