@@ -63,6 +63,17 @@ class RecoveryWritesMixin:
     _roll_places: dict[uuid.UUID, RollPlace]
     _cache_lock: Any  # from WritesMixin
     station_id: Any  # from WritesMixin
+    _log_after_commit: list[tuple[int, str]]
+
+    def emit_committed_logs(self, *, committed: bool) -> None:
+        """Log the lines of the batch's recoveries and continuations once it committed.
+
+        A batch that failed is written again later (from the journal); its lines come then.
+        """
+        lines, self._log_after_commit = self._log_after_commit, []
+        if committed:
+            for level, line in lines:
+                log.log(level, "%s", line)
 
     def resolve_rolls(
         self, connection: Connection, keys: Iterable[uuid.UUID | None]
@@ -137,12 +148,12 @@ class RecoveryWritesMixin:
             )
         )
         connection.execute(update(Roll).where(Roll.id == roll.id).values(ended_at=None))
-        log.info(
-            "lot %s continues roll %s of station %s from %.3f m (a new inspection run)",
-            record.lot_number,
-            roll.key,
-            record.station,
-            start_mm / 1000,
+        self._log_after_commit.append(
+            (
+                logging.INFO,
+                f"lot {record.lot_number} continues roll {roll.key} of station {record.station} "
+                f"from {start_mm / 1000:.3f} m (a new inspection run)",
+            )
         )
         return True
 
@@ -201,7 +212,8 @@ class RecoveryWritesMixin:
             ).all()
             for roll in rolls:
                 if not _started_since(connection, roll.id, record):
-                    _recover_roll(connection, roll, station_id, record)
+                    line = _recover_roll(connection, roll, station_id, record)
+                    self._log_after_commit.append((logging.WARNING, line))
             result.written.append(record)
 
 
@@ -225,7 +237,8 @@ def _started_since(connection: Connection, roll_id: int, record: RollRecovery) -
     return run is not None or continuation is not None
 
 
-def _recover_roll(connection: Connection, roll: Any, station_id: int, record: RollRecovery) -> None:
+def _recover_roll(connection: Connection, roll: Any, station_id: int, record: RollRecovery) -> str:
+    """Close one roll from its runs' last checkpoints; return the line to log."""
     runs = connection.execute(
         select(
             InspectionRun.id,
@@ -287,7 +300,7 @@ def _recover_roll(connection: Connection, roll: Any, station_id: int, record: Ro
         details={"inspected_mm": inspected_mm, "lost": [list(pair) for pair in lost]},
         occurred_at=record.requested_at,
     )
-    log.warning("%s", line)
+    return line
 
 
 def _insert_event(

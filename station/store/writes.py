@@ -86,6 +86,7 @@ class WritesMixin:
     starts_needing_a_roll: Callable[[Connection, list[RollStart]], list[RollStart]]
     write_checkpoints: Callable[[Connection, list[CoverageCheckpoint], BatchResult], None]
     write_recoveries: Callable[[Connection, list[RollRecovery], BatchResult], None]
+    emit_committed_logs: Callable[..., None]
 
     def _init_write_caches(self) -> None:
         self._cache_lock = threading.Lock()
@@ -95,6 +96,7 @@ class WritesMixin:
         self._camera_ids: dict[tuple[int, str], int] = {}
         self._roll_ids: dict[uuid.UUID, int] = {}
         self._roll_places: dict[uuid.UUID, RollPlace] = {}
+        self._log_after_commit: list[tuple[int, str]] = []
         self._run_ids: dict[uuid.UUID, int] = {}
 
     # -- reference rows ----------------------------------------------------------
@@ -221,7 +223,9 @@ class WritesMixin:
                 self._roll_ids.clear()
                 self._roll_places.clear()
                 self._run_ids.clear()
+            self.emit_committed_logs(committed=False)
             raise
+        self.emit_committed_logs(committed=True)
         return result
 
     def _write_group(
@@ -317,8 +321,6 @@ class WritesMixin:
                     "model_version_id": self._model_ids[record.model.sha256],
                     "settings": dict(record.settings) if record.settings else None,
                     "started_at": record.started_at,
-                    "recipe_name": record.recipe_name,
-                    "recipe_version": record.recipe_version,
                 }
             )
             result.written.append(record)

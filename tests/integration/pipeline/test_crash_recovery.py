@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from station.cli import main
 from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.migrate import upgrade_database
@@ -119,7 +120,9 @@ class _Station:
         assert "inspecting" in first, first + self.stderr()
 
     def finish(self, *, timeout_s: float) -> str:
-        out, _ = self.process.communicate(timeout=timeout_s)
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()  # stderr is the reader thread's alone
+        self.process.wait(timeout=timeout_s)
         self._reader.join(timeout=30)
         return out
 
@@ -150,7 +153,8 @@ def test_sigkill_mid_roll_then_a_restart_with_the_same_lot_keeps_the_roll_whole(
     restarted = _Station("--config", str(config_path), "--max-seconds", "2")
     out = restarted.finish(timeout_s=180)
     assert restarted.process.returncode == 0, restarted.stderr()
-    assert f"roll {LOT} (" in restarted.stderr() and "left running by a crash" in restarted.stderr()
+    recovered = [line for line in restarted.err if "left running by a crash" in line]
+    assert len(recovered) == 1 and f"roll {LOT} (" in recovered[0], restarted.stderr()
 
     with DefectStore.open(crash_store, with_writer=False) as store:
         roll_view = store.repository.get_roll(lot_number=LOT)  # one roll: it was continued
@@ -189,3 +193,28 @@ def test_sigkill_mid_roll_then_a_restart_with_the_same_lot_keeps_the_roll_whole(
     assert acknowledged, "no defect was reported before the kill; the check would be empty"
     missing = [mm for mm in acknowledged if not any(abs(mm - d) <= 0.6 for d in first_defects)]
     assert not missing, f"defects reported before the crash are missing: {missing}"
+
+
+def test_the_same_lot_continues_its_roll_unless_a_new_roll_is_asked_for(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    store = StoreConfig(
+        url=f"sqlite:///{tmp_path / 'lots.sqlite3'}",
+        image_root=tmp_path / "images",
+        journal_dir=tmp_path / "journal",
+        flush_interval_s=0.01,
+        fsync_images=False,
+    )
+    engine = create_store_engine(store.url, create=True)
+    upgrade_database(engine)
+    engine.dispose()
+    config_path = _config_file(model_dir, store, tmp_path)
+    for extra in ([], [], ["--new-roll"]):
+        assert main(["run", "--config", str(config_path), "--max-metres", "0.05", *extra]) == 0
+    capsys.readouterr()
+    with DefectStore.open(store, with_writer=False) as opened:
+        rolls = opened.repository.list_rolls()
+        runs = [len(opened.repository.list_runs(roll.key)) for roll in rolls]
+    assert [roll.lot_number for roll in rolls] == [LOT, LOT]
+    assert runs == [1, 2]  # newest first: the --new-roll one, then the continued one
+    assert all(roll.ended_at is not None for roll in rolls)
