@@ -144,7 +144,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "recipe",
         help="publish, list, show and retire recipes",
         description="Recipes say which model, with which settings, inspects each fabric "
-        "article. The station picks the newest live recipe covering a roll's article.",
+        "article. An article's current recipe is the newest live version covering it.",
     )
     commands = parser.add_subparsers(dest="recipe_command", metavar="ACTION")
     commands.required = True
@@ -161,6 +161,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--fabric",
         required=True,
         type=_articles,
+        metavar="A[,B]",
         help="fabric article(s) it covers, comma-separated; each must be a class of the model",
     )
     publish.add_argument(
@@ -191,7 +192,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common(listing)
     listing.set_defaults(handler=_list)
 
-    show = commands.add_parser("show", help="show one recipe version (default: the newest)")
+    show = commands.add_parser(
+        "show", help="show one recipe version (default: the newest) and verify its stored model"
+    )
     show.add_argument("name", metavar="NAME")
     show.add_argument("--version", type=int, default=None, help="this version")
     _add_common(show)
