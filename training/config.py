@@ -73,6 +73,15 @@ class TrainConfig(StrictModel):
         8.0, ge=0, description="defect fragments closer than this are one alarm (as in the station)"
     )
 
+    # QA feedback (training/qa_feedback.py): manifests written by `station train
+    # --normals-from-store` / `--validation-from-store` from reviewed defects.
+    extra_normals: Path | None = Field(
+        None, description="manifest.json of crops QA marked false alarm: extra good training fabric"
+    )
+    confirmed_defects: Path | None = Field(
+        None, description="manifest.json of QA-confirmed defect crops: extra validation defects"
+    )
+
     threads: int | None = Field(None, ge=1)
     device: str = Field("cpu", description="cpu, cuda or cuda:N (checked when training starts)")
     cache_dir: Path | None = None

@@ -48,6 +48,7 @@ from training.evaluate import image_heights
 from training.features import cached_features
 from training.learning import EpochStats, check_learning, has_learned
 from training.model_file import Calibration, ModelMetadata, save_model
+from training.qa_feedback import QaFeedback, add_normals
 from training.selection import CheckpointChoice
 from training.validation import score_cached, validation_figures, with_planted_defects
 
@@ -94,6 +95,8 @@ class TrainResult:
             f"{calibration['validation_metres']:.2f} m of validation fabric\n"
             f"Time: {report['timings']['total_s']:.0f} s; report: {self.report_path}"
         )
+        if "val_store_image_auroc" in val:
+            text += f"\nQA-confirmed defects: tile I-AUROC {val['val_store_image_auroc']:.3f}"
         supported = calibration.get("supported_false_alarms_per_m")
         if supported is not None and supported > calibration["target_false_alarms_per_m"]:
             text += (
@@ -392,6 +395,15 @@ def train(
     train_tiles = load_tiles(config.data, split="train", **load_args)
     val_normal = load_tiles(config.data, split="val", **load_args)
     val_tiles = planted_validation_set(config, val_normal)
+    feedback = QaFeedback.read(
+        extra_normals=config.extra_normals,
+        confirmed_defects=config.confirmed_defects,
+        classes=train_tiles.classes,
+        tile_px=config.tile_px,
+        channels=config.channels,
+    )
+    if feedback.normals is not None:
+        train_tiles = add_normals(train_tiles, feedback.normals.tiles)
     if len(train_tiles) < 2:
         raise DataError(
             f"the train split has {len(train_tiles)} fabric tile(s); training needs at least 2",
@@ -420,6 +432,9 @@ def train(
         desc="val features",
         progress=progress,
     )
+    raw_confirmed = feedback.confirmed_features(
+        model, weights_sha256=weights_sha, cache_dir=cache_dir, progress=progress
+    )
     timings["features_s"] = time.perf_counter() - mark
     class_index = torch.from_numpy(train_tiles.class_index)
     fit_statistics(model, raw_train, class_index)
@@ -436,7 +451,9 @@ def train(
         stats = train_epoch(run, raw_train, class_index, epoch, progress=progress)
         record = asdict(stats)
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            figures = validation_figures(model, raw_val, val_tiles)
+            figures = validation_figures(
+                model, raw_val, val_tiles, confirmed_features=raw_confirmed
+            )
             if on_validation is not None:
                 on_validation(epoch, model, dict(figures))
             record.update(figures)
@@ -476,6 +493,7 @@ def train(
         run.restore(run.choice.best)
     mark = time.perf_counter()
     calibration = _calibrate(model, raw_val[: len(val_normal)], val_normal, config)
+    feedback_report = feedback.final_report(model, raw_confirmed, calibration)
     model.cpu()
     timings["calibration_s"] = time.perf_counter() - mark
     timings["total_s"] = time.perf_counter() - started
@@ -490,6 +508,7 @@ def train(
         started=started,
         train_tiles=train_tiles,
         val_tiles=val_tiles,
+        qa_feedback=feedback_report,
     )
     metadata = save_model(
         model,
@@ -498,7 +517,9 @@ def train(
         backbone_weights_path=str(config.backbone_weights) if config.backbone_weights else None,
         calibration=calibration,
         training={
-            k: report[k] for k in ("chosen_epoch", "epochs_run", "val_at_chosen_epoch", "config")
+            k: report[k]
+            for k in ("chosen_epoch", "epochs_run", "val_at_chosen_epoch", "config", "qa_feedback")
+            if k in report
         },
     )
     return TrainResult(
@@ -536,7 +557,18 @@ def _calibrate(
 
 
 def _write_report(
-    out_dir, config, run, timings, classes, *, failed, calibration, started, train_tiles, val_tiles
+    out_dir,
+    config,
+    run,
+    timings,
+    classes,
+    *,
+    failed,
+    calibration,
+    started,
+    train_tiles,
+    val_tiles,
+    qa_feedback=None,
 ) -> dict:
     chosen = next((h for h in run.history if h["epoch"] == run.choice.best_epoch), None)
     report = {
@@ -568,5 +600,7 @@ def _write_report(
             else None
         ),
     }
+    if qa_feedback is not None:
+        report["qa_feedback"] = qa_feedback
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report

@@ -6,7 +6,9 @@ synthetic defects*: a copy of every validation tile with defects planted by
 the procedural generator (holes, stains, broken ends and picks, knots, ...).
 Training never sees any defect, real or synthetic, so these are an honest
 stand-in for unseen defects; the checkpoint with the best mean of tile
-I-AUROC and pixel P-AUROC on them is kept.
+I-AUROC and pixel P-AUROC on them is kept. Defects QA confirmed on the line
+can join them (``station train --validation-from-store``; see
+:func:`validation_figures`).
 """
 
 from __future__ import annotations
@@ -92,11 +94,38 @@ def score_cached(
 
 
 def validation_figures(
-    model: CrasModel, raw_features: torch.Tensor, tiles: TileSet
+    model: CrasModel,
+    raw_features: torch.Tensor,
+    tiles: TileSet,
+    *,
+    confirmed_features: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """Tile I-AUROC and fabric-pixel P-AUROC on the planted validation set."""
+    """Tile I-AUROC and fabric-pixel P-AUROC on the planted validation set.
+
+    With ``confirmed_features`` (raw features of QA-confirmed defect crops, one tile
+    each; ``training/qa_feedback.py``), also the tile I-AUROC of those crops against
+    the set's defect-free tiles (``val_store_image_auroc``), and the checkpoint score
+    becomes the mean of the synthetic score and that figure: real defects weigh as
+    much as all planted ones, and the planted ones keep the pixel signal the crops
+    (which have no pixel masks) cannot give.
+    """
     scores, maps, _ = score_cached(model, raw_features)
     valid = tiles.fabric
-    image = auroc(scores, tiles.labels)
+    labels = tiles.labels
+    image = auroc(scores, labels)
     pixel = auroc(maps[valid].astype(np.float32), tiles.masks[valid])
-    return {"val_image_auroc": image, "val_pixel_auroc": pixel, "val_score": (image + pixel) / 2}
+    figures = {"val_image_auroc": image, "val_pixel_auroc": pixel, "val_score": (image + pixel) / 2}
+    if confirmed_features is not None:
+        confirmed, _, _ = score_cached(model, confirmed_features)
+        store = confirmed_auroc(scores[labels == 0], confirmed)
+        figures["val_synthetic_score"] = figures["val_score"]
+        figures["val_store_image_auroc"] = store
+        figures["val_score"] = (figures["val_synthetic_score"] + store) / 2
+    return figures
+
+
+def confirmed_auroc(normal_scores: np.ndarray, confirmed_scores: np.ndarray) -> float:
+    """Tile I-AUROC of confirmed-defect tiles (positives) against defect-free tiles."""
+    scores = np.concatenate([normal_scores, confirmed_scores]).astype(np.float32)
+    labels = np.concatenate([np.zeros(len(normal_scores)), np.ones(len(confirmed_scores))])
+    return auroc(scores, labels.astype(np.int64))

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any, get_args
 
+from station.store.training_feedback import DEFAULT_MIN_CONFIRMED, prepare_training_feedback
 from training.config import TrainConfig, load_train_config
 
 
@@ -138,6 +139,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"(default {default('target_false_alarms_per_m')})",
     )
     advanced.add_argument("--cache-dir", type=Path, help="feature cache folder (default OUT/cache)")
+    feedback = parser.add_argument_group(
+        "QA feedback", "learn from defects QA reviewed in station-review (docs/train.md)"
+    )
+    feedback.add_argument(
+        "--normals-from-store",
+        metavar="URL",
+        help="database whose defects QA marked false alarm are trained on as good fabric",
+    )
+    feedback.add_argument(
+        "--validation-from-store",
+        metavar="URL",
+        help="database whose QA-confirmed defects join the validation set (checkpoint choice)",
+    )
+    feedback.add_argument(
+        "--fabric",
+        type=split_classes,
+        metavar="A[,B]",
+        help="fabric articles (roll fabric types) whose reviewed defects are used; "
+        "each must be a training class",
+    )
+    feedback.add_argument(
+        "--image-root", type=Path, help="the store's image folder (default: from --store-config)"
+    )
+    feedback.add_argument(
+        "--store-config", type=Path, help="station.yaml whose store section names the image folder"
+    )
+    feedback.add_argument(
+        "--min-confirmed-defects",
+        type=int,
+        default=DEFAULT_MIN_CONFIRMED,
+        help=f"fewest confirmed defects --validation-from-store accepts "
+        f"(default {DEFAULT_MIN_CONFIRMED})",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -151,6 +185,20 @@ def run(args: argparse.Namespace) -> int:
     from training.trainer import train
 
     config = load_train_config(args.config, config_overrides(args))
+    feedback = prepare_training_feedback(
+        args.out,
+        normals_url=args.normals_from_store,
+        validation_url=args.validation_from_store,
+        articles=args.fabric,
+        image_root=args.image_root,
+        store_config=args.store_config,
+        min_confirmed=args.min_confirmed_defects,
+        resume=args.resume,
+    )
+    if feedback.fields:
+        config = load_train_config(args.config, config_overrides(args) | feedback.fields)
+    for line in feedback.messages:
+        print(line, flush=True)
     print(
         f"Training a CRAS model into {args.out} with these settings:\n{config.describe()}",
         flush=True,
