@@ -177,8 +177,10 @@ def prepare_model(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path |
     if model_dir is None:
         from training.testing import make_model_dir
 
-        model_dir = make_model_dir(scratch / "model", tile_px=args.tile_px, classes=("a", "b"))
-        print(f"(untrained {args.tile_px}-px EfficientNet-Lite0 model made in {model_dir})")
+        model_dir = make_model_dir(
+            scratch / "model", tile_px=args.tile_px, classes=("a", "b"), backbone=args.backbone
+        )
+        print(f"(untrained {args.tile_px}-px {args.backbone} model made in {model_dir})")
     onnx_path = Path(args.onnx) if args.onnx else None
     if onnx_path is None and onnxruntime_providers():
         from engines.export.onnx_export import export_onnx
@@ -196,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onnx", help="fp32 ONNX export of --model (default: exported here)")
     parser.add_argument("--engine", help="TensorRT engine of --model to include")
     parser.add_argument("--tile-px", type=int, default=256, help="tile size of a made model")
+    parser.add_argument("--backbone", default="efficientnet_lite0", help="backbone of a made model")
     parser.add_argument("--batches", default="1,8,16", help="comma list of batch sizes")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per row")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first")
