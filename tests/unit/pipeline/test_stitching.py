@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,17 @@ def test_trim_forgets_old_lines_and_their_tiles() -> None:
     assert [t.first_line for t in band.tiles] == [S, 2 * S]
     with pytest.raises(ValueError, match="outside the band"):
         band.blended(0, S)
+
+
+def test_each_line_keeps_the_union_of_its_rows_web_spans_and_its_segment() -> None:
+    band = ScoreBand()
+    first = web_row(0, tile_px=S, width=100, span=WebSpan(10, 80))
+    second = replace(web_row(24, tile_px=S, width=100, span=WebSpan(4, 70)), segment=0)
+    third = replace(web_row(56, tile_px=S, width=100, span=WebSpan(30, 100)), segment=1)
+    for row in (first, second, third):
+        band.add(scored_row(row, (row.span.left,), [np.full((S, S), 0.5)]))
+    np.testing.assert_array_equal(band.web_left, [10] * 24 + [4] * 32 + [30] * 32)
+    np.testing.assert_array_equal(band.web_right, [80] * 24 + [80] * 8 + [70] * 24 + [100] * 32)
+    np.testing.assert_array_equal(band.segment, [0] * 56 + [1] * 32)
+    band.trim(50)
+    assert len(band.web_left) == len(band.web_right) == len(band.segment) == 38
