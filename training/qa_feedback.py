@@ -24,7 +24,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -69,19 +68,9 @@ def centred_tile(image: np.ndarray, tile_px: int) -> np.ndarray:
     height, width = image.shape[:2]
     pad_y, pad_x = max(0, tile_px - height), max(0, tile_px - width)
     if pad_y or pad_x:
-        # Reflection needs the padding below the side length: mirror repeatedly if it is not.
-        while pad_y or pad_x:
-            step_y = min(pad_y, image.shape[0] - 1)
-            step_x = min(pad_x, image.shape[1] - 1)
-            image = cv2.copyMakeBorder(
-                image,
-                step_y // 2,
-                step_y - step_y // 2,
-                step_x // 2,
-                step_x - step_x // 2,
-                cv2.BORDER_REFLECT_101,
-            )
-            pad_y, pad_x = pad_y - step_y, pad_x - step_x
+        # numpy mirrors repeatedly where the padding is wider than the image.
+        widths = [(pad_y // 2, pad_y - pad_y // 2), (pad_x // 2, pad_x - pad_x // 2)]
+        image = np.pad(image, widths + [(0, 0)] * (image.ndim - 2), mode="reflect")
     height, width = image.shape[:2]
     top, left = (height - tile_px) // 2, (width - tile_px) // 2
     return np.ascontiguousarray(image[top : top + tile_px, left : left + tile_px])

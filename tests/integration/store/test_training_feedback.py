@@ -1,4 +1,4 @@
-"""QA feedback export: the reviewed crops ``station train`` learns from, on SQLite and PostgreSQL."""
+"""QA feedback export: the reviewed crops ``station train`` learns from (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def test_user_errors_are_one_clear_message(store_config: StoreConfig, rolls, tmp
         prepare_training_feedback(
             tmp_path, normals_url=store_config.url, validation_url=None, articles=None
         )
-    with pytest.raises(ConfigError, match="image store folder .* does not exist"):
+    with pytest.raises(ConfigError, match=r"image store folder .* does not exist"):
         prepare_training_feedback(
             tmp_path,
             normals_url=store_config.url,

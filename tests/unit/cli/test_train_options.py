@@ -15,6 +15,9 @@ from training.errors import ConfigError
 
 # Options of `station train` that steer the command rather than set a TrainConfig field.
 COMMAND_OPTIONS = {"help", "out", "resume", "config"}
+# QA feedback options: the command reads the store and sets extra_normals / confirmed_defects.
+COMMAND_OPTIONS |= {"normals_from_store", "validation_from_store", "fabric", "image_root"}
+COMMAND_OPTIONS |= {"store_config", "min_confirmed_defects"}
 
 
 def _train_parser() -> argparse.ArgumentParser:
