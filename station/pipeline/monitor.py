@@ -61,14 +61,15 @@ class OutageWatch:
         if self._next_warning_at is None or now >= self._next_warning_at:
             self.warnings += 1
             self._next_warning_at = now + self.config.offline_warn_every_s
+            oldest = store.journal_oldest_age_s
             logger.warning(
-                "DATABASE UNREACHABLE for %s: %s; %d record(s) wait in the journal %s (oldest "
-                "%s); they are written when it answers",
+                "DATABASE UNREACHABLE for %s: %s; %d record(s) wait in the journal %s%s; they "
+                "are written when it answers",
                 _minutes(store.offline_for_s),
                 store.last_error or store.url,
                 store.journal_records,
                 self.config.journal_dir,
-                _minutes(store.journal_oldest_age_s),
+                f" (oldest {_minutes(oldest)})" if oldest is not None else "",
             )
         age = store.journal_oldest_age_s
         if not self._alarmed and age is not None and age >= self.config.offline_alarm_after_s:
