@@ -5,11 +5,13 @@
     station run --config /etc/cras-station/station.yaml
     station run --config station.yaml --max-metres 5 --lot LOT-1234
 
-SIGINT or SIGTERM stops it cleanly: the source stops, queued work drains
-(bounded by ``pipeline.drain_timeout_s``; what is left is recorded as
-uninspected), the roll and run are closed, the store is flushed and a summary
-is printed. Exit status 0 after a clean stop, 2 for a user error (bad
-configuration, camera gone), 1 when a stage failed with a bug.
+SIGINT or SIGTERM stops it cleanly: the source stops, what it acquired is
+inspected (a wait that scales with the backlog, at most
+``pipeline.drain_timeout_s``; what is left then is recorded as uninspected),
+the roll and run are closed, the store is flushed and a summary is printed.
+Exit status 0 after a clean stop, 2 for a user error (bad configuration, camera
+gone, database unreachable without ``store.allow_offline_start``), 1 when a
+stage failed with a bug.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--status-every-s",
         type=float,
         default=10.0,
-        help="log the pipeline's figures this often (default 10 s; 0 = never)",
+        help="log the status line (figures, database, journal, disk) this often "
+        "(default 10 s; 0 = never)",
     )
     parser.set_defaults(handler=run)
 
