@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import make_url
 
 from station.store.config import StoreConfig
@@ -113,13 +114,15 @@ def test_confirmed_defects_of_several_articles_and_the_minimum(
     }
     assert {c["fabric"] for c in manifest["crops"]} == {"grey_twill", "dark_plain"}
 
+    station_yaml = tmp_path / "station.yaml"  # the image folder from its store section
+    station_yaml.write_text(yaml.safe_dump({"store": {"image_root": str(store_config.image_root)}}))
     with pytest.raises(TooFewReviewedDefectsError) as refused:
         prepare_training_feedback(
             tmp_path / "model2",
             normals_url=None,
             validation_url=store_config.url,
             articles=["dark_plain"],
-            image_root=store_config.image_root,
+            store_config=station_yaml,
         )
     assert refused.value.message == (
         "the store holds 2 QA-confirmed defect(s) with a usable crop for fabric dark_plain; "
