@@ -98,9 +98,18 @@ def test_an_unreachable_database_refuses_the_start_with_one_message(
     assert "set store.allow_offline_start: true" in err
     assert not list(Path(cut_database.journal_dir).glob("*.journal"))  # nothing was inspected
 
+    status = main(["status", "--config", str(tmp_path / "station.yaml")])
+    out = capsys.readouterr().out
+    assert status == 5, out  # not running, and the database unreachable
+    assert "not running (metrics.port is not set" in out and "database       UNREACHABLE" in out
+
 
 def test_an_allowed_offline_start_inspects_warns_repeatedly_and_alarms(
-    model_dir: Path, cut_database: StoreConfig, caplog: pytest.LogCaptureFixture
+    model_dir: Path,
+    cut_database: StoreConfig,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     offline = cut_database.model_copy(
         update={
@@ -109,7 +118,10 @@ def test_an_allowed_offline_start_inspects_warns_repeatedly_and_alarms(
             "offline_alarm_after_s": 1.5,
         }
     )
-    config = station_config(model_dir, offline, source=_synthetic(1000.0))
+    config = station_config(
+        model_dir, offline, source=_synthetic(1000.0), metrics={"port": _free_port()}
+    )
+    config_path = _write(config, tmp_path / "station.yaml")
     caplog.set_level(logging.WARNING)
     pipeline = Pipeline(config)
     alarms = pipeline.bus.subscribe_queue(kinds=(Alarm,))
@@ -121,9 +133,13 @@ def test_an_allowed_offline_start_inspects_warns_repeatedly_and_alarms(
             raised = [a for a in alarms.drain() if a.kind == "database_offline"]
             time.sleep(0.2)
         status = pipeline.latest_status()
+        exit_status = main(["status", "--config", str(config_path)])
+        out = capsys.readouterr().out
     finally:
         summary = pipeline.stop()
     assert raised, "no database_offline alarm within 60 s"
+    assert exit_status == 3, out  # running, records journaled
+    assert "UNREACHABLE for" in out and "started without it: store.allow_offline_start" in out
     assert "unreachable" in raised[0].message and "local journal" in raised[0].message
     assert status is not None and status.offline_start and status.store.database_online is False
     assert status.store.journal_records > 0 and status.store.journal_oldest_age_s >= 1.5
