@@ -218,7 +218,7 @@ def prepare_training_feedback(
             the same crops (the store is not read again).
 
     Raises:
-        ConfigError: no articles, or no image folder.
+        ConfigError: no articles, no image folder, or feedback options without a store.
         TooFewReviewedDefectsError: no usable false alarm, or fewer than ``min_confirmed``
             confirmed defects.
         StoreUrlError, DatabaseUnreachableError, SchemaError: the store cannot be read.
@@ -233,6 +233,11 @@ def prepare_training_feedback(
         if url is not None
     ]
     if not wanted:
+        if articles or image_root is not None or store_config is not None:
+            raise ConfigError(
+                "--fabric, --image-root and --store-config are used only with QA feedback",
+                hint="add --normals-from-store URL and/or --validation-from-store URL",
+            )
         return feedback
     articles = [a.strip() for a in articles or [] if a.strip()]
     if not articles:

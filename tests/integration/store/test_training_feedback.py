@@ -132,6 +132,10 @@ def test_confirmed_defects_of_several_articles_and_the_minimum(
 
 
 def test_user_errors_are_one_clear_message(store_config: StoreConfig, rolls, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="used only with QA feedback"):
+        prepare_training_feedback(
+            tmp_path, normals_url=None, validation_url=None, articles=["grey_twill"]
+        )
     with pytest.raises(ConfigError, match="need the fabric articles"):
         prepare_training_feedback(
             tmp_path, normals_url=store_config.url, validation_url=None, articles=None
