@@ -61,12 +61,12 @@ from station.pipeline.preview import PreviewMaker
 from station.pipeline.queues import StageQueue
 from station.pipeline.recorder import RollRecorder
 from station.pipeline.run_summary import RunSummary
+from station.pipeline.sensitivity import check_sensitivity, record_sensitivity_change
 from station.pipeline.source_events import SourceEventHandler
 from station.pipeline.stages import AssemblyStage, ExtractionStage, InferenceStage, TilingParams
 from station.pipeline.station_status import StationStatus
 from station.pipeline.stitching import ScoreBand
 from station.pipeline.store_opening import open_station_store
-from station.store.records import Severity
 from station.store.store import DefectStore
 from station.store.writer import WriterStats
 
@@ -426,35 +426,16 @@ class Pipeline:
             raise PipelineStateError(
                 "the sensitivity can only change while the pipeline runs", hint="start a roll first"
             )
-        limits = self.config.operator
-        low, high = (
-            (limits.engineer_sensitivity_min, limits.engineer_sensitivity_max)
-            if engineer
-            else (limits.sensitivity_min, limits.sensitivity_max)
-        )
-        if not low <= sensitivity <= high:
-            who = "an engineer" if engineer else "an operator"
-            raise PipelineConfigError(
-                f"sensitivity {sensitivity:.2f} is outside {low:.2f}-{high:.2f}, the range "
-                f"{who} may set",
-                hint="ask the engineer to widen operator.sensitivity_min/max in station.yaml",
-            )
+        check_sensitivity(sensitivity, self.config.operator, engineer=engineer)
         threshold = self.facts.threshold / sensitivity
-        previous = self.sensitivity
-        self.sensitivity = sensitivity
+        previous, self.sensitivity = self.sensitivity, sensitivity
         self.extraction.set_threshold(threshold)
-        self.recorder.event(
-            "setting_change",
-            f"sensitivity {previous:.2f} -> {sensitivity:.2f} (threshold {threshold:.4g}) "
-            f"by {user}",
-            severity=Severity.INFO,
-            details={
-                "setting": "sensitivity",
-                "user": user,
-                "from": previous,
-                "to": sensitivity,
-                "threshold": threshold,
-            },
+        record_sensitivity_change(
+            self.recorder,
+            previous=previous,
+            sensitivity=sensitivity,
+            threshold=threshold,
+            user=user,
         )
         return threshold
 
