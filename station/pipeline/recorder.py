@@ -5,8 +5,9 @@ there unless the configuration gives it). Events that happen before (a camera
 warning at start-up) wait and are written right after the roll starts. All
 calls queue through the store's non-blocking writer and are thread-safe.
 
-Before the roll starts, a :class:`~station.store.records.RollRecovery` asks the
-store to close this station's rolls a crash left running; the roll's start says
+When the recorder is made (the pipeline starts), a
+:class:`~station.store.records.RollRecovery` asks the store to close this
+station's rolls a crash left running; the roll's start says
 what to do when the station already inspected its lot (``roll.same_lot``). Both
 are settled when the writer writes them, so they also hold when the database is
 unreachable at start-up. While the roll runs, coverage checkpoints (how far
@@ -91,6 +92,8 @@ class RollRecorder:
         self._ended = False
         self.defects = 0
         self.points = 0
+        # Written before anything of this roll: close what a crash of this station left open.
+        store.writer.submit_lifecycle(RollRecovery(station=station))
 
     @property
     def started(self) -> bool:
@@ -108,7 +111,6 @@ class RollRecorder:
             width = self.width_mm or measured_width_mm
             self.width_mm = width
             writer = self.store.writer
-            writer.submit_lifecycle(RollRecovery(station=self.station))
             roll = RollStart(
                 lot_number=self.lot_number,
                 station=self.station,
