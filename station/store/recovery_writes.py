@@ -136,8 +136,15 @@ class RecoveryWritesMixin:
                 func.max(InspectionRun.acquired_until_mm), func.sum(InspectionRun.inspected_mm)
             ).where(InspectionRun.roll_id == roll.id)
         ).one()
+        last_stretch_mm = connection.execute(
+            select(func.max(Event.to_mm)).where(
+                Event.roll_id == roll.id, Event.kind == EventKind.UNINSPECTED_STRETCH.value
+            )
+        ).scalar()
         base = roll.length_inspected_mm if roll.length_inspected_mm is not None else runs[1] or 0.0
-        start_mm = max(runs[0] or 0.0, base)
+        # Where the roll ended: its last acquired line (older runs without checkpoints:
+        # the end of what was inspected or marked uninspected).
+        start_mm = max(runs[0] or 0.0, base, last_stretch_mm or 0.0)
         connection.execute(
             RollContinuation.__table__.insert().values(
                 key=record.key,
@@ -250,9 +257,10 @@ def _recover_roll(connection: Connection, roll: Any, station_id: int, record: Ro
             InspectionRun.acquired_until_mm,
             InspectionRun.inspected_mm,
             InspectionRun.checkpoint_at,
+            InspectionRun.start_mm,
         ).where(InspectionRun.roll_id == roll.id)
     ).all()
-    inspected_mm = sum(run.inspected_mm or 0.0 for run in runs)
+    inspected_mm = _inspected_length(connection, roll.id, runs)
     ends = [roll.started_at]
     lost: list[tuple[float, float]] = []
     for run in runs:
@@ -301,6 +309,25 @@ def _recover_roll(connection: Connection, roll: Any, station_id: int, record: Ro
         occurred_at=record.requested_at,
     )
     return line
+
+
+def _inspected_length(connection: Connection, roll_id: int, runs: list[Any]) -> float:
+    """The roll's inspected length from its runs' checkpoints.
+
+    A continued roll counts from its newest continuation: the roll's length when it
+    was continued, plus what the runs since then inspected (earlier runs may predate
+    checkpoints).
+    """
+    continuation = connection.execute(
+        select(RollContinuation.start_mm, RollContinuation.base_inspected_mm)
+        .where(RollContinuation.roll_id == roll_id)
+        .order_by(RollContinuation.started_at.desc(), RollContinuation.id.desc())
+        .limit(1)
+    ).first()
+    if continuation is None:
+        return sum(run.inspected_mm or 0.0 for run in runs)
+    since = [run for run in runs if (run.start_mm or 0.0) >= continuation.start_mm]
+    return continuation.base_inspected_mm + sum(run.inspected_mm or 0.0 for run in since)
 
 
 def _insert_event(

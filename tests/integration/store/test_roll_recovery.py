@@ -243,3 +243,27 @@ def test_a_start_journaled_while_the_database_was_down_continues_the_roll_on_rep
         assert [(e.from_mm, e.to_mm) for e in stretch] == [(300.0, 340.0)]
         defects = repository.find_defects(DefectQuery(roll_key=first.key)).items
         assert [d.along_mm for d in defects] == [pytest.approx(345.0)]
+
+
+def test_a_continued_roll_that_crashes_keeps_the_length_it_had_before(
+    repository: DefectRepository,
+) -> None:
+    old = roll_start("LOT-9")  # inspected before checkpoints existed: no checkpoint rows
+    _write(repository, old, _run(old), RollEnd(roll_key=old.key, length_inspected_mm=1000.0))
+    again = RollStart(
+        lot_number="LOT-9",
+        station="station-a",
+        fabric_type="denim",
+        width_mm=1524.0,
+        started_at=T0 + timedelta(hours=1),
+        same_lot="continue",
+    )
+    run = _run(again)
+    _write(
+        repository, again, run, _checkpoint(again, run, inspected=300.0, acquired=350.0, minutes=1)
+    )
+    _write(repository, RollRecovery(station="station-a", requested_at=T0 + timedelta(hours=2)))
+    roll = repository.get_roll(roll_key=old.key)
+    assert roll.length_inspected_mm == pytest.approx(1300.0)
+    gap = repository.list_events(roll_key=old.key, kinds=(EventKind.UNINSPECTED_STRETCH.value,))
+    assert [(e.from_mm, e.to_mm) for e in gap] == [(1300.0, 1350.0)]
