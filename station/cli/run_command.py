@@ -44,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lot", default=None, help="lot number of the roll (overrides roll.lot_number)"
     )
     parser.add_argument(
+        "--fabric",
+        default=None,
+        help="fabric article of the roll (overrides roll.fabric_type; with recipes.per_roll "
+        "it picks the recipe)",
+    )
+    parser.add_argument(
         "--new-roll",
         action="store_true",
         help="open a new roll even if this station inspected the lot before (roll.same_lot: new)",
@@ -75,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     config = load_station_config(args.config)
     if args.lot:
         config.roll.lot_number = args.lot
+    if args.fabric:
+        config.roll.fabric_type = args.fabric
     if args.new_roll:
         config.roll.same_lot = "new"
     stop = threading.Event()

@@ -68,6 +68,11 @@ def model_facts(config: ModelConfig) -> ModelFacts:
         ModelFileError: the folder is not a readable model.
         PipelineConfigError: the model has no calibration and no ``model.pixel_threshold``.
     """
+    if config.path is None:
+        raise PipelineConfigError(
+            "model.path is not set (recipes.per_roll picks the model when a roll starts)",
+            hint="set model.path to a model folder for this command",
+        )
     metadata = read_metadata(config.path)
     spec = metadata.model_spec()
     base = config.pixel_threshold

@@ -45,7 +45,11 @@ class SourceConfig(StrictModel):
 class ModelConfig(StrictModel):
     """The trained model and how to run it."""
 
-    path: Path = Field(description="model folder (model.json + model.safetensors)")
+    path: Path | None = Field(
+        default=None,
+        description="model folder (model.json + model.safetensors); leave out with "
+        "recipes.per_roll (each roll's recipe names its model)",
+    )
     backend: Literal["auto", "torch", "onnxruntime", "tensorrt"] = Field(
         default="auto",
         description="inference runtime; auto = the fastest usable here (TensorRT engine, "
@@ -76,8 +80,8 @@ class ModelConfig(StrictModel):
 
     @field_validator("path")
     @classmethod
-    def _model_folder_exists(cls, path: Path) -> Path:
-        if not (path / "model.json").is_file():
+    def _model_folder_exists(cls, path: Path | None) -> Path | None:
+        if path is not None and not (path / "model.json").is_file():
             raise ValueError(
                 f"{str(path)!r} is not a model folder (no model.json in it); point model.path "
                 "at the folder written by `station train --out`"
@@ -306,7 +310,7 @@ class StationConfig(StrictModel):
 
     station: StationIdentity = Field(default_factory=StationIdentity)
     source: SourceConfig
-    model: ModelConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
     geometry: GeometryConfig = Field(default_factory=GeometryConfig)
     tiling: TilingConfig = Field(default_factory=TilingConfig)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
@@ -318,6 +322,15 @@ class StationConfig(StrictModel):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     operator: OperatorConfig = Field(default_factory=OperatorConfig)
     recipes: RecipesConfig = Field(default_factory=RecipesConfig)
+
+    @model_validator(mode="after")
+    def _model_known(self) -> StationConfig:
+        if self.model.path is None and not self.recipes.per_roll:
+            raise ValueError(
+                "model.path is not set; point it at a model folder, or set recipes.per_roll: "
+                "true to run each roll's recipe (see docs/engineer.md)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _geometry_known(self) -> StationConfig:

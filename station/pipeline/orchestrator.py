@@ -59,7 +59,9 @@ from station.pipeline.metrics_endpoint import MetricsEndpoint
 from station.pipeline.monitor import OutageWatch, StatusMonitor
 from station.pipeline.preview import PreviewMaker
 from station.pipeline.queues import StageQueue
+from station.pipeline.recipe_selection import RecipeSelection
 from station.pipeline.recorder import RollRecorder
+from station.pipeline.roll_recipe import apply_roll_recipe, run_settings
 from station.pipeline.run_summary import RunSummary
 from station.pipeline.sensitivity import check_sensitivity, record_sensitivity_change
 from station.pipeline.source_events import SourceEventHandler
@@ -114,6 +116,7 @@ class Pipeline:
         self.offline_start = False
         self._writer_stats: WriterStats | None = None
         self.facts: ModelFacts | None = None
+        self.recipe: RecipeSelection | None = None  # the roll's recipe (recipes.per_roll)
         self.sensitivity = 1.0
 
     # -- life cycle ----------------------------------------------------------------------
@@ -124,6 +127,7 @@ class Pipeline:
         Raises:
             PipelineStateError: started before.
             ConfigError: the configuration does not fit the model or the source.
+            RollRefusedError: with ``recipes.per_roll``, the roll's recipe cannot be used.
             CrasStationError: the model, store or source cannot be opened.
         """
         if self._started_once:
@@ -141,6 +145,7 @@ class Pipeline:
         self._set_state(PipelineState.RUNNING)
 
     def _open(self) -> None:
+        self.config, self.recipe = apply_roll_recipe(self.config, store=self._given_store)
         config = self.config
         facts = model_facts(config.model)
         self.facts = facts
@@ -180,8 +185,9 @@ class Pipeline:
             or (facts.classes[0] if len(facts.classes) == 1 else "unspecified"),
             width_mm=config.roll.width_mm,
             model=facts.version_info(config.model.path.name or str(config.model.path)),
-            settings=config.model_dump(mode="json"),
+            settings=run_settings(config, self.recipe),
             roll=config.roll,
+            run_fields=self.recipe.run_fields if self.recipe is not None else None,
         )
         waits = config.pipeline.when_behind == "wait"
         self.inference_queue: StageQueue[Any] = StageQueue(

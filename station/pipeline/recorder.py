@@ -55,6 +55,7 @@ class RollRecorder:
         settings: Configuration stored with the run.
         camera_serial, camera_model: Stored with the run when known.
         roll: The same-lot rule and the checkpoint pace (defaults when None).
+        run_fields: The roll's recipe (``recipe_name``, ``recipe_version``) for the run.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class RollRecorder:
         camera_serial: str | None = None,
         camera_model: str | None = None,
         roll: RollConfig | None = None,
+        run_fields: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.station = station
@@ -80,6 +82,7 @@ class RollRecorder:
         self.settings = settings
         self.camera_serial = camera_serial
         self.camera_model = camera_model
+        self.run_fields = dict(run_fields or {})
         roll = roll or RollConfig()
         self.same_lot = roll.same_lot
         self.cadence = CheckpointCadence(
@@ -126,6 +129,7 @@ class RollRecorder:
                 camera_serial=self.camera_serial,
                 camera_model=self.camera_model,
                 settings=self.settings,
+                **self.run_fields,
             )
             self.roll_key, self.run_key = roll.key, run.key
             pending, self._pending = self._pending, []

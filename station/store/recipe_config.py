@@ -17,11 +17,19 @@ class RecipesConfig(StrictModel):
     Attributes:
         model_store: Folder of published models, kept by their hash (a local or
             mounted folder; object-store URLs are not supported).
+        per_roll: The station picks each roll's recipe by its fabric article
+            (``station/pipeline/roll_recipe.py``); ``model.path`` is then never used
+            to inspect.
     """
 
     model_store: Path = Field(
         default=DEFAULT_DATA_DIR / "model_store",
         description="folder of published models, one sub-folder per model hash",
+    )
+    per_roll: bool = Field(
+        default=False,
+        description="true = every roll runs the current recipe of its fabric article (model, "
+        "threshold factor, sensitivity range, grade limit); a roll without one is refused",
     )
 
 
