@@ -18,7 +18,7 @@ The surface, by concern:
   (:func:`find_web_span`, :func:`fabric_columns`, :class:`WebSpan`); and
   :func:`label_regions`, the connected-region rule the calibration counted
   alarms with (so a logged defect is what calibration called an alarm).
-* **Images and data sets** -- :func:`read_image`, :func:`list_images`,
+* **Images and data sets** -- :func:`read_image`, :func:`read_mask`, :func:`list_images`,
   :data:`IMAGE_SUFFIXES`, :func:`aitex_items`.
 * **Synthetic fabric** -- :class:`FabricWeb` with its ground truth
   :class:`DefectTruth`, :func:`fabric_style_preset`, :data:`FABRIC_PRESETS`,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from training.data.fabric.style import FABRIC_PRESETS, GREY_PRESETS
     from training.data.fabric.style import preset as fabric_style_preset
     from training.data.fabric.web import FabricWeb
-    from training.data.images import IMAGE_SUFFIXES, list_images, read_image
+    from training.data.images import IMAGE_SUFFIXES, list_images, read_image, read_mask
     from training.data.tiling import NEIGHBOURHOOD_PX, background_mask, window_starts
     from training.data.web_span import WebSpan, fabric_columns, find_web_span
     from training.errors import (
@@ -82,6 +82,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "label_regions": ("training.calibration", "label_regions"),
     # images and data sets
     "read_image": ("training.data.images", "read_image"),
+    "read_mask": ("training.data.images", "read_mask"),
     "list_images": ("training.data.images", "list_images"),
     "IMAGE_SUFFIXES": ("training.data.images", "IMAGE_SUFFIXES"),
     "aitex_items": ("training.data.aitex", "aitex_items"),
@@ -122,6 +123,7 @@ __all__ = [
     "list_images",
     "load_yaml_config",
     "read_image",
+    "read_mask",
     "read_metadata",
     "validate_config",
     "window_starts",
