@@ -1,4 +1,8 @@
-"""``station evaluate``: detection metrics of one or more models on a labelled split."""
+"""``station evaluate``: detection metrics of one or more models on a labelled split.
+
+``station evaluate --pipeline``: defect-level figures from the real pipeline on replayed
+AITEX test strips (:mod:`station.pipeline.defect_evaluation`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Score a split (default: test) with a trained model and print per-class and mean "
             "tile I-AUROC, I-AP, pixel P-AUROC, P-AP, PRO (AUPRO to 30%% FPR) and F1-max. "
             "Other models (--compare) and the nearest-neighbour baseline (--nearest-neighbour) "
-            "are scored on the same tiles and the same backbone features in the same run."
+            "are scored on the same tiles and the same backbone features in the same run. "
+            "With --pipeline, the AITEX test strips are replayed through the real station "
+            "pipeline instead and scored the way a mill counts: defects found and missed, "
+            "localisation error in mm, false alarms per metre of defect-free fabric."
         ),
     )
     parser.add_argument(
@@ -49,11 +56,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--device", default="cpu", help="where to score: cpu (default), cuda or cuda:N"
     )
+    pipeline = parser.add_argument_group("defect-level figures (--pipeline)")
+    pipeline.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="replay the AITEX test strips through the station pipeline at the model's "
+        "calibrated threshold and count defects found, missed, localised and false alarms",
+    )
+    pipeline.add_argument(
+        "--strips",
+        type=int,
+        help="replay this many test strips, spread over defect and defect-free ones "
+        "(default: all of the classes' test strips)",
+    )
+    pipeline.add_argument(
+        "--overlap-px",
+        type=int,
+        help="tile overlap of the replay (default: the station's, tiling.overlap_px)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the tables; returns the exit status."""
+    if args.pipeline:
+        return _run_pipeline(args)
     from training.model_evaluation import evaluate_model
 
     report = evaluate_model(
@@ -71,4 +98,45 @@ def run(args: argparse.Namespace) -> int:
         json_path=args.json,
     )
     print(report.text())
+    return 0
+
+
+def _run_pipeline(args: argparse.Namespace) -> int:
+    """``--pipeline``: replay the test strips, print the table, write the JSON."""
+    from tqdm import tqdm
+
+    from station.pipeline.defect_evaluation import aitex_test_strips, evaluate_on_strips
+    from station.pipeline.defect_evaluation_report import evaluation_text, write_evaluation_json
+    from training.public import ConfigError, read_metadata
+
+    refused = [
+        option
+        for option, given in (
+            ("--layout " + args.layout, args.layout != "aitex"),
+            ("--split " + args.split, args.split != "test"),
+            ("--compare", bool(args.compare)),
+            ("--nearest-neighbour", args.nearest_neighbour),
+            ("--maps", args.maps is not None),
+        )
+        if given
+    ]
+    if refused:
+        raise ConfigError(
+            f"--pipeline replays the AITEX test split only; it does not take {', '.join(refused)}",
+            hint="leave those options out, or run `station evaluate` without --pipeline",
+        )
+    classes = args.classes or list(read_metadata(args.model).model_spec().classes)
+    strips = aitex_test_strips(args.data, classes, limit=args.strips)
+    with tqdm(total=len(strips), unit="strip", desc="replaying") as bar:
+
+        def show(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        result = evaluate_on_strips(
+            args.model, strips, overlap_px=args.overlap_px, device=args.device, progress=show
+        )
+    print(evaluation_text(result))
+    if args.json is not None:
+        write_evaluation_json(result, args.json)
+        print(f"figures written to {args.json}")
     return 0

@@ -18,10 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from engines.backends.base import InferenceBackend
-from station.acquisition.replay_source import fit_width
 from station.pipeline.config import StationConfig, TilingConfig
 from station.pipeline.defect_scoring import (
     LOCALISED_MM,
@@ -31,36 +28,26 @@ from station.pipeline.defect_scoring import (
     score_strips,
     tallies,
 )
+from station.pipeline.defect_strips import EvaluationStrip, aitex_test_strips, strip_truths
 from station.pipeline.errors import PipelineError
 from station.pipeline.orchestrator import Pipeline
 from station.pipeline.run_summary import RunSummary
-from station.pipeline.web_edges import find_web_span
 from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.migrate import upgrade_database
-from training.public import (
-    DataError,
-    ModelFileError,
-    aitex_items,
-    background_mask,
-    read_image,
-    read_mask,
-    read_metadata,
-    window_starts,
-)
+from training.public import ConfigError, DataError, ModelFileError, read_metadata
+
+__all__ = [
+    "DefectEvaluation",
+    "EvaluationStrip",
+    "Progress",
+    "aitex_test_strips",
+    "evaluate_on_strips",
+]
 
 LINES_PER_BLOCK = 256
 Progress = Callable[[int, int], None]
 """Called with (strips inspected, strips) while the replay runs."""
-
-
-@dataclass(frozen=True)
-class EvaluationStrip:
-    """A strip to replay: its image, fabric and masks (none = defect-free)."""
-
-    path: Path
-    fabric: str
-    mask_paths: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,99 +87,6 @@ class DefectEvaluation:
     tiles: int
     tiles_per_s: float
     summary: RunSummary = field(repr=False, compare=False)
-
-
-def aitex_test_strips(
-    aitex_dir: Path, classes: Sequence[str], *, limit: int | None = None
-) -> list[EvaluationStrip]:
-    """The AITEX test split of these fabric codes (defect strips and strips 17-20).
-
-    With ``limit``, that many strips spread evenly over the defect and the defect-free
-    strips in proportion (at least one of each where both exist).
-
-    Raises:
-        DataError: not an AITEX folder, no fabric code among ``classes``, or ``limit`` < 1.
-    """
-    codes = [c for c in classes if c.isdigit() and len(c) == 2]
-    if not codes:
-        raise DataError(
-            f"the classes {', '.join(classes)} are not AITEX fabric codes",
-            hint="pass --classes with AITEX fabric codes, e.g. --classes 00,02,03,05",
-        )
-    items = aitex_items(Path(aitex_dir), split="test", classes=codes)
-    strips = [EvaluationStrip(i.path, i.class_name, tuple(i.mask_paths)) for i in items]
-    if limit is None or limit >= len(strips):
-        return strips
-    if limit < 1:
-        raise DataError(
-            f"--strips {limit}: at least one strip is needed", hint="use --strips 1 or more"
-        )
-    defective = [s for s in strips if s.mask_paths]
-    normal = [s for s in strips if not s.mask_paths]
-    wanted_defective = round(limit * len(defective) / len(strips))
-    if defective and normal and limit >= 2:
-        wanted_defective = min(max(wanted_defective, 1), limit - 1)
-    picked = _spread(defective, wanted_defective) + _spread(normal, limit - wanted_defective)
-    return sorted(picked, key=lambda s: (s.fabric, bool(s.mask_paths), s.path.name))
-
-
-def _spread(group: list[EvaluationStrip], count: int) -> list[EvaluationStrip]:
-    if count >= len(group):
-        return group
-    if count <= 0:
-        return []
-    return [group[i] for i in np.linspace(0, len(group) - 1, count).round().astype(int)]
-
-
-def _truths(
-    strips: Sequence[EvaluationStrip], *, tile_px: int, overlap_px: int, tiling: TilingConfig
-) -> list[StripTruth]:
-    """Each strip's place on the web, mask and web span, as the replay plays it."""
-    width = read_image(strips[0].path, channels=1).shape[1]
-    truths, first_line = [], 0
-    for strip in strips:
-        image = read_image(strip.path, channels=1)
-        played = fit_width(image, width)
-        lines = played.shape[0]
-        mask = None
-        if strip.mask_paths:
-            mask = np.zeros(image.shape, bool)
-            for mask_path in strip.mask_paths:
-                mask |= read_mask(mask_path, expected_shape=image.shape)
-            mask = fit_width(mask.astype(np.uint8), width).astype(bool)
-            if image.shape[1] < width:
-                mask[:, image.shape[1] :] = False  # padding repeats the edge, not the defect
-        truths.append(
-            StripTruth(
-                name=strip.path.stem,
-                fabric=strip.fabric,
-                first_line=first_line,
-                lines=lines,
-                mask=mask,
-                web=_web_of(played, tile_px=tile_px, overlap_px=overlap_px, tiling=tiling),
-            )
-        )
-        first_line += lines
-    return truths
-
-
-def _web_of(
-    image: np.ndarray, *, tile_px: int, overlap_px: int, tiling: TilingConfig
-) -> tuple[int, int]:
-    """Columns [left, right) of the union of the web spans of the strip's tile rows."""
-    if image.shape[0] < tile_px:
-        return (0, 0)
-    background = background_mask(image)
-    spans = [
-        find_web_span(
-            background[y : y + tile_px],
-            max_background_fraction=tiling.max_background_fraction,
-            bridge_gap_px=tiling.edge_gap_px,
-        )
-        for y in window_starts(image.shape[0], tile_px, tile_px - overlap_px)
-    ]
-    known = [s for s in spans if s is not None]
-    return (int(min(s.left for s in known)), int(max(s.right for s in known))) if known else (0, 0)
 
 
 def _config(
@@ -262,6 +156,7 @@ def evaluate_on_strips(
 
     Raises:
         DataError: no strips, or a strip or mask cannot be read.
+        ConfigError: the overlap does not fit the model's tiles.
         ModelFileError: the model has no calibration.
         PipelineError: the pipeline stopped with an error.
     """
@@ -275,8 +170,13 @@ def evaluate_on_strips(
         )
     calibration, spec = metadata.calibration, metadata.model_spec()
     mm_per_px = calibration.mm_per_px
+    if overlap_px is not None and not 0 <= overlap_px < spec.tile_px:
+        raise ConfigError(
+            f"a tile overlap of {overlap_px} px does not fit the model's {spec.tile_px} px tiles",
+            hint=f"use an overlap from 0 to {spec.tile_px - 1} px",
+        )
     tiling = TilingConfig() if overlap_px is None else TilingConfig(overlap_px=overlap_px)
-    truths = _truths(strips, tile_px=spec.tile_px, overlap_px=tiling.overlap_px, tiling=tiling)
+    truths = strip_truths(strips, tile_px=spec.tile_px, overlap_px=tiling.overlap_px, tiling=tiling)
     with tempfile.TemporaryDirectory(prefix="defect-evaluation-") as scratch:
         folder = Path(work_dir) if work_dir is not None else Path(scratch)
         config = _config(
