@@ -12,33 +12,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from station.cli import EXIT_USER_ERROR, main
-from tests.unit.pipeline.helpers import fabric
-
-LINES, WIDTH = 96, 320
+from tests.helpers.aitex_like import LINES, write_aitex_like
 
 
 @pytest.fixture(scope="module")
 def aitex_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """NODefect_images/<roll>/NNNN_000_01.png x 17, Defect_images/ and Mask_images/ x 2."""
-    root = tmp_path_factory.mktemp("aitex-like")
-    roll = root / "NODefect_images" / "roll-01"
-    for folder in (roll, root / "Defect_images", root / "Mask_images"):
-        folder.mkdir(parents=True)
-    for index in range(17):
-        cv2.imwrite(str(roll / f"{index:04d}_000_01.png"), fabric(LINES, WIDTH, seed=index))
-    for index in range(2):
-        image = fabric(LINES, WIDTH, seed=100 + index)
-        image[30:50, 100:140] = 30
-        mask = np.zeros_like(image)
-        mask[30:50, 100:140] = 255
-        cv2.imwrite(str(root / "Defect_images" / f"{index:04d}_002_01.png"), image)
-        cv2.imwrite(str(root / "Mask_images" / f"{index:04d}_002_01_mask.png"), mask)
-    return root
+    """A small folder in the AITEX layout (tests/helpers/aitex_like.py)."""
+    return write_aitex_like(tmp_path_factory.mktemp("aitex-like"))
 
 
 def test_evaluate_pipeline_prints_the_table_and_writes_the_json(
