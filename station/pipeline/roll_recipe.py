@@ -22,6 +22,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from station.pipeline.config import StationConfig
@@ -30,6 +31,8 @@ from station.store.model_store import ModelStore
 from station.store.recipes import NoRecipeError, RecipeBook
 from station.store.store import DefectStore
 from training.public import CrasStationError
+
+logger = logging.getLogger(__name__)
 
 
 class RollRefusedError(CrasStationError):
@@ -82,6 +85,15 @@ def apply_roll_recipe(
     finally:
         if book is not None and store is None:
             book.close()
+    recipe = selection.recipe
+    logger.info(
+        "fabric article %s: recipe %s version %d, model %s (verified), threshold factor %g",
+        article,
+        recipe.name,
+        recipe.version,
+        recipe.model_sha256[:12],
+        recipe.threshold_factor,
+    )
     return selection.apply_to(config), selection
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from engines.backends.base import BackendInfo
 from station.grading import GradedDefect, grade_roll
 from station.pipeline.config import OperatorConfig
 from station.pipeline.extraction import FoundDefect
 from station.pipeline.figures import PipelineFigures
+from station.pipeline.recipe_selection import RecipeSelection
 from station.store.views import DefectView
 from station.store.writer import WriterStats
 from ui.operator.store_watch import StoreReading
@@ -140,3 +142,15 @@ def figure_readouts(figures: PipelineFigures) -> dict[str, Readout]:
             tip=f"{figures.source_dropped_blocks} source blocks, {figures.dropped_rows} tile rows",
         ),
     }
+
+
+def model_readout(model_path: object, recipe: RecipeSelection | None, info: BackendInfo) -> str:
+    """The roll control's model line: the roll's recipe (name, version, model) when it has one."""
+    runtime = f"{info.name}, {info.precision}, {info.device}, classes: {', '.join(info.classes)}"
+    if recipe is None:
+        return f"{model_path}\n{runtime}"
+    chosen = recipe.recipe
+    return (
+        f"recipe {chosen.name} v{chosen.version} for {recipe.article}, "
+        f"model {chosen.model_sha256[:12]}\n{runtime}"
+    )

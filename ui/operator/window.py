@@ -43,6 +43,7 @@ from ui.operator.readouts import (
     defect_facts,
     figure_readouts,
     live_grade,
+    model_readout,
     stored_view,
 )
 from ui.operator.session import Phase, RollDetails, RollSession, message_of
@@ -107,7 +108,10 @@ class OperatorWindow(QMainWindow):
         self.ticker.setInterval(250)
         self.ticker.timeout.connect(self._tick)
         self.ticker.start()
-        self.controls.model.setText(str(config.model.path))
+        self.controls.model.setText(
+            str(config.model.path or "each roll's recipe (by its fabric article)")
+        )
+        self._recipe_ranged: RollSession | None = None  # whose recipe set the slider range
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -199,8 +203,15 @@ class OperatorWindow(QMainWindow):
             f"Sensitivity {sensitivity:.2f} (threshold {threshold:.4g}) set by {self.user}"
         )
 
+    def _roll_config(self) -> StationConfig:
+        """The running roll's configuration (its recipe's settings), else the station's."""
+        session = self.session
+        if session is not None and session.pipeline.recipe is not None:
+            return session.pipeline.config
+        return self.config
+
     def _sensitivity_range(self) -> tuple[float, float]:
-        limits = self.config.operator
+        limits = self._roll_config().operator
         if self.engineer:
             return limits.engineer_sensitivity_min, limits.engineer_sensitivity_max
         return limits.sensitivity_min, limits.sensitivity_max
@@ -342,7 +353,7 @@ class OperatorWindow(QMainWindow):
             (shown.event.defect for shown in self.shown),
             width_mm=self.session.pipeline.recorder.width_mm if self._recorder_ready() else None,
             length_mm=self._metres_inspected * 1000,
-            limit=self.config.store.grade_limit_points_per_100yd2,
+            limit=self._roll_config().store.grade_limit_points_per_100yd2,
         )
         self.counters.set_value("grade", readout.text, good=readout.good, tip=readout.tip)
 
@@ -378,16 +389,20 @@ class OperatorWindow(QMainWindow):
                 self.store_watch.read_now()
         info = session.pipeline.backend_info
         if info is not None and session.phase is Phase.RUNNING:
+            pipeline = session.pipeline
             self.lights.set(
                 "model",
                 Light.GOOD,
                 f"{info.name} {info.precision} on {info.device}",
-                f"model {self.config.model.path} ({info.model_hash[:12]}), tiles {info.tile_px} px",
+                f"model {pipeline.config.model.path} ({info.model_hash[:12]}), "
+                f"tiles {info.tile_px} px",
             )
             self.controls.model.setText(
-                f"{self.config.model.path}\n{info.name}, {info.precision}, {info.device}, "
-                f"classes: {', '.join(info.classes)}"
+                model_readout(pipeline.config.model.path, pipeline.recipe, info)
             )
+            if pipeline.recipe is not None and self._recipe_ranged is not session:
+                self._recipe_ranged = session  # the recipe's sensitivity range, once per roll
+                self.controls.set_sensitivity_range(*self._sensitivity_range())
         if session.phase is Phase.FAILED and session.problem and not session.busy:
             if self.lights.lights["model"].light is not Light.BAD:
                 self.lights.set("model", Light.BAD, "not running", session.problem)
