@@ -19,7 +19,8 @@ holding its first line. Per strip:
 * **false alarms** -- defects on a defect-free strip (a defect strip's other defects
   are counted as ``off_mask``, not as false alarms: AITEX masks are not exhaustive);
 * **replay invariants** -- defects reaching past the strip's last line (across a file
-  boundary), wider than the strip's web, or with columns outside it. All must be 0.
+  boundary), wider than the strip's web in mm (or with ``across_mm`` off it), or with
+  columns outside it. All must be 0.
 """
 
 from __future__ import annotations
