@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from station.cli import EXIT_USER_ERROR, main
+from station.pipeline.defect_evaluation import aitex_test_strips
 from tests.helpers.aitex_like import LINES, write_aitex_like
 
 
@@ -70,3 +71,11 @@ def test_evaluate_pipeline_user_errors_are_one_message(
     assert main([*args, *extra]) == EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_strip_limit_keeps_defect_and_defect_free_strips(aitex_like: Path) -> None:
+    every = aitex_test_strips(aitex_like, ["01"])
+    assert [bool(s.mask_paths) for s in every].count(True) == 2 and len(every) == 3
+    two = aitex_test_strips(aitex_like, ["01"], limit=2)
+    assert sorted(bool(s.mask_paths) for s in two) == [False, True]
+    assert aitex_test_strips(aitex_like, ["01"], limit=10) == every
