@@ -100,6 +100,8 @@ def _config(
     threshold_factor: float,
     device: str,
 ) -> StationConfig:
+    """The replay's station configuration, with a migrated scratch SQLite store in work_dir."""
+    work_dir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{work_dir / 'evaluation.sqlite3'}"
     engine = create_store_engine(url, create=True)
     upgrade_database(engine)
