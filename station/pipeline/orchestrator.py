@@ -61,7 +61,7 @@ from station.pipeline.preview import PreviewMaker
 from station.pipeline.queues import StageQueue
 from station.pipeline.recipe_selection import RecipeSelection
 from station.pipeline.recorder import RollRecorder
-from station.pipeline.roll_recipe import apply_roll_recipe, run_settings
+from station.pipeline.roll_recipe import apply_roll_recipe, check_recipe_backend, run_settings
 from station.pipeline.run_summary import RunSummary
 from station.pipeline.sensitivity import check_sensitivity, record_sensitivity_change
 from station.pipeline.source_events import SourceEventHandler
@@ -165,6 +165,7 @@ class Pipeline:
             config.model, model_hash=facts.metadata.model_hash
         )
         info = self._backend.info
+        check_recipe_backend(self.recipe, info.model_hash)
         if (info.tile_px, info.in_channels) != (facts.tile_px, facts.in_channels):
             raise PipelineConfigError(
                 f"model.backend: the {info.name} backend runs {info.tile_px} px x "

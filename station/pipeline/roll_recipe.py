@@ -97,6 +97,22 @@ def apply_roll_recipe(
     return selection.apply_to(config), selection
 
 
+def check_recipe_backend(selection: RecipeSelection | None, backend_model_hash: str) -> None:
+    """Refuse a backend (e.g. one handed to the pipeline) of another model than the recipe's.
+
+    Raises:
+        RollRefusedError: the backend runs another model.
+    """
+    if selection is None or backend_model_hash == selection.model.model_hash:
+        return
+    raise RollRefusedError(
+        f"roll of fabric article {selection.article!r} refused: the inference backend runs "
+        f"model {backend_model_hash[:12]}, the recipe {selection.recipe.name} version "
+        f"{selection.recipe.version} names model {selection.model.model_hash[:12]}",
+        hint="let the station open the recipe's model (do not pass another backend or engine)",
+    )
+
+
 def run_settings(config: StationConfig, selection: RecipeSelection | None) -> dict[str, Any]:
     """The settings stored with the inspection run: the configuration, and the recipe's."""
     settings = config.model_dump(mode="json")

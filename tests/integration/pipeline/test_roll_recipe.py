@@ -22,6 +22,7 @@ from station.pipeline.roll_recipe import RollRefusedError, apply_roll_recipe
 from station.store.config import StoreConfig
 from station.store.model_store import ModelStore
 from station.store.recipes import RecipeBook
+from tests.integration.pipeline.pixel_rule_backend import DarkPixelBackend
 from training.public import ConfigError, read_metadata
 from training.testing import shared_model_dir
 
@@ -116,6 +117,13 @@ def test_the_pipeline_runs_the_recipe_and_refuses_a_roll_it_cannot_run(
         1.6,
     )
     assert roll_config.store.grade_limit_points_per_100yd2 == 25
+    # A backend handed to the pipeline that runs another model than the recipe's is refused.
+    other_backend = DarkPixelBackend(tile_px=64, model_hash="0" * 64, classes=CLASSES)
+    pipeline = Pipeline(config, backend=other_backend)
+    with pytest.raises(RollRefusedError, match="the inference backend runs model 000000000000"):
+        pipeline.start()
+    assert pipeline.state is PipelineState.FAILED
+    other_backend.close()
     # The stored model.json is replaced by another model's: the roll is refused, never run.
     other = shared_model_dir(classes=CLASSES, seed=1)
     stored_json = model_store.root / model_hash / "model.json"
