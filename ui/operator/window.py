@@ -168,11 +168,11 @@ class OperatorWindow(QMainWindow):
         self.strip.set_uninspected([])
         self.strip.set_selected(None)
         self.strip.set_roll(length_mm=1000.0, width_mm=self._width_mm)
-        self.controls.set_sensitivity_range(*self._sensitivity_range())
         for key in COUNTERS:
             self.counters.set_value(key, "–")
         self.counters.set_value("defects", "0")
         self.session = RollSession(self.config, details)
+        self.controls.set_sensitivity_range(*self._sensitivity_range())  # the recipe's once known
         self.pump.attach(self.session.bus)
         self.session.begin()
         self.lights.set("model", Light.WARN, "opening", "opening the model and the store")
