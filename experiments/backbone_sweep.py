@@ -143,28 +143,44 @@ def measure_backbone(
     )
 
 
-def model_speed(
-    name: str, *, tile_px: int = 256, batch: int = 8, threads: int = 2, repeats: int = 10
-) -> dict:
-    """Tiles/s of a whole CRAS model on ``name`` on the CPU (median of ``repeats`` calls)."""
+def model_speeds(
+    names: list[str], *, tile_px: int = 256, batch: int = 8, threads: int = 2, repeats: int = 10
+) -> dict[str, dict]:
+    """Tiles/s of a whole CRAS model per backbone on the CPU (median of ``repeats`` calls).
+
+    The backbones take turns call by call, so a change in the load from other
+    processes during the run falls on all of them alike.
+    """
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        model, _, _ = make_model(classes=("a", "b"), tile_px=tile_px, backbone=name)
+        models = {
+            name: make_model(classes=("a", "b"), tile_px=tile_px, backbone=name)[0]
+            for name in names
+        }
         tiles = torch.from_numpy(
             np.random.default_rng(0).integers(0, 256, (batch, tile_px, tile_px, 1), dtype=np.uint8)
         )
-        times = []
+        times: dict[str, list[float]] = {name: [] for name in names}
         with torch.no_grad():
             for call in range(repeats + 2):
-                started = time.perf_counter()
-                model(tiles)
-                if call >= 2:  # two untimed warm-up calls
-                    times.append(time.perf_counter() - started)
+                for name, model in models.items():
+                    started = time.perf_counter()
+                    model(tiles)
+                    if call >= 2:  # two untimed warm-up calls
+                        times[name].append(time.perf_counter() - started)
     finally:
         torch.set_num_threads(previous)
-    median = statistics.median(times)
-    return {"batch": batch, "threads": threads, "tile_px": tile_px, "tiles_per_s": batch / median}
+    return {
+        name: {
+            "batch": batch,
+            "threads": threads,
+            "tile_px": tile_px,
+            "repeats": repeats,
+            "tiles_per_s": batch / statistics.median(calls),
+        }
+        for name, calls in times.items()
+    }
 
 
 def format_results(results: list[dict]) -> str:
@@ -227,8 +243,16 @@ def main(argv: list[str] | None = None) -> int:
         print(format_results(json.loads(args.json.read_text())["results"]))
         return 0
     torch.set_num_threads(args.threads)
-    results = []
-    for name in args.backbones.split(","):
+    names = args.backbones.split(",")
+    results: list[dict] = []
+
+    def save() -> None:  # after every step, so a long run keeps what it has
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            document = {"command": vars(args) | {"data": str(args.data)}, "results": results}
+            args.json.write_text(json.dumps(document, indent=1, default=str))
+
+    for name in names:
         result: dict = {"backbone": name}
         if not args.skip_quality:
             result = measure_backbone(
@@ -241,19 +265,19 @@ def main(argv: list[str] | None = None) -> int:
                 tile_px=args.tile_px,
                 train_stride=args.train_stride,
             )
-        if not args.skip_speed:
-            result["speed"] = model_speed(
-                name,
-                tile_px=args.tile_px,
-                batch=args.batch,
-                threads=args.threads,
-                repeats=args.repeats,
-            )
         results.append(result)
-        if args.json:  # after every backbone, so a long run keeps what it has
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            document = {"command": vars(args) | {"data": str(args.data)}, "results": results}
-            args.json.write_text(json.dumps(document, indent=1, default=str))
+        save()
+    if not args.skip_speed:
+        speeds = model_speeds(
+            names,
+            tile_px=args.tile_px,
+            batch=args.batch,
+            threads=args.threads,
+            repeats=args.repeats,
+        )
+        for result in results:
+            result["speed"] = speeds[result["backbone"]]
+        save()
     print(format_results(results))
     return 0
 

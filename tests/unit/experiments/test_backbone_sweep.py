@@ -76,12 +76,17 @@ def test_table_has_a_row_per_class_and_mean_and_the_speed() -> None:
 
 def test_speed_only_run_writes_json_and_table(tmp_path: Path, capsys) -> None:
     path = tmp_path / "sweep.json"
-    arguments = ["--backbones", "efficientnet_lite1", "--skip-quality", "--tile-px", "64"]
-    assert main([*arguments, "--repeats", "1", "--json", str(path)]) == 0
+    arguments = ["--backbones", "efficientnet_lite0,efficientnet_lite1", "--skip-quality"]
+    assert main([*arguments, "--tile-px", "64", "--repeats", "1", "--json", str(path)]) == 0
     document = json.loads(path.read_text())
-    speed = document["results"][0]["speed"]
-    assert speed["batch"] == 8 and speed["threads"] == 2 and speed["tile_px"] == 64
-    assert speed["tiles_per_s"] > 0
+    assert [r["backbone"] for r in document["results"]] == [
+        "efficientnet_lite0",
+        "efficientnet_lite1",
+    ]
+    for result in document["results"]:
+        speed = result["speed"]
+        assert speed["batch"] == 8 and speed["threads"] == 2 and speed["tile_px"] == 64
+        assert speed["tiles_per_s"] > 0
     capsys.readouterr()
     assert main(["--table-only", "--json", str(path)]) == 0
     assert "| efficientnet_lite1 |" in capsys.readouterr().out
