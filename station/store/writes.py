@@ -321,6 +321,8 @@ class WritesMixin:
                     "model_version_id": self._model_ids[record.model.sha256],
                     "settings": dict(record.settings) if record.settings else None,
                     "started_at": record.started_at,
+                    "recipe_name": record.recipe_name,
+                    "recipe_version": record.recipe_version,
                 }
             )
             result.written.append(record)
