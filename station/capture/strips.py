@@ -105,16 +105,30 @@ def crop_to_web(row: WebRow) -> Strip | None:
     The background rule judges a pixel by its 9 x 9 neighbourhood, so the span
     reaches up to 4 columns (``NEIGHBOURHOOD_PX // 2``) into flat background
     beside the web; those are cut off on each side where the span ends before
-    the camera line does, so a strip holds fabric only.
+    the camera line does. A real web's edge wanders from line to line, and the
+    span keeps a column with up to ``max_background_fraction`` background, so
+    the columns next to each edge that still hold a background pixel are cut
+    off too, with the same 4-column halo, so a strip holds fabric only.
     """
     span = row.span
     if span is None:
         return None
     left = span.left + (_HALO_PX if span.left > 0 else 0)
     right = span.right - (_HALO_PX if span.right < row.width_px else 0)
+    if right > left:
+        holds_background = row.background[:, left:right].any(axis=0)
+        left += _edge_run(holds_background)
+        right -= _edge_run(holds_background[::-1])
     if right - left < row.num_lines:
         return None
     return Strip(row=row, left=left, right=right)
+
+
+def _edge_run(holds_background: np.ndarray) -> int:
+    """Columns to cut from the start of ``holds_background``: its leading run, plus the halo."""
+    clean = np.flatnonzero(~holds_background)
+    run = int(clean[0]) if len(clean) else len(holds_background)
+    return run + _HALO_PX if run else 0
 
 
 class KnownDefects:
