@@ -3,9 +3,9 @@ published while a station runs is used from its next roll.
 
 The station is a child process (``tests/helpers/recipe_station_child.py``) that runs
 rolls one after another through the real pipeline on the synthetic source, with
-``recipes.per_roll``, never restarting. Recipes are published with ``station
-recipe publish`` and listed with ``station recipe list``, each a separate process,
-while that station is alive. Real parts: PostgreSQL (a fresh schema), the model
+``recipes.per_roll``, never restarting. Version 1 is published before it starts;
+version 2 is published with ``station recipe publish`` and the list read with
+``station recipe list``, each a separate process, while that station is alive. Real parts: PostgreSQL (a fresh schema), the model
 store, two real (untrained, calibrated) model files.
 """
 
@@ -173,7 +173,7 @@ def listed(out: str) -> list[tuple[str, int, str, str]]:
     return rows
 
 
-@pytest.mark.slow  # three child processes of the station CLI and a station running two rolls
+@pytest.mark.slow  # a station process running two rolls, two `station recipe` processes
 def test_a_recipe_published_while_a_station_runs_is_used_from_its_next_roll(
     pg_url: str, tmp_path: Path
 ) -> None:
