@@ -5,8 +5,9 @@ The station is a child process (``tests/helpers/recipe_station_child.py``) that 
 rolls one after another through the real pipeline on the synthetic source, with
 ``recipes.per_roll``, never restarting. Version 1 is published before it starts;
 version 2 is published with ``station recipe publish`` and the list read with
-``station recipe list``, each a separate process, while that station is alive. Real parts: PostgreSQL (a fresh schema), the model
-store, two real (untrained, calibrated) model files.
+``station recipe list``, each a separate process, while that station is alive.
+Real parts: PostgreSQL (a fresh schema), the model store, two real (untrained,
+calibrated) model files.
 """
 
 from __future__ import annotations
