@@ -23,10 +23,11 @@ from station.pipeline.defect_evaluation_report import evaluation_text
 from tests.conftest import require
 from training.model_file import read_metadata
 
-# Floors from the measurement on 10 + 10 strips (docs/research/false_alarms.md): the CI
-# model (4 epochs) hit 6 of 10 defect strips, 3 of them localised (the others light up
-# most of a strip of fabric 00 or 02).
-MIN_HIT_RATE = 0.5
+# On every test strip (77 defect strips, 16 defect-free, 2026-12-03, docs/quality.md) the CI
+# model (4 epochs) hit 35 of the 77 (0.45; fabric 02's tiny defects and fabric 03 are most
+# of the misses), 14 of them localised. On the 10 + 10 strips of the first measurement it
+# had hit 6 of 10, so the hit-rate floor moved from 0.5 to just under the new figure.
+MIN_HIT_RATE = 0.4
 MIN_LOCALISED_HITS = 2
 # The defect-free strips are 0.82 m of fabric, so the count is small: the test fails
 # when seeing this many alarms at the budgeted rate would be less likely than this.
