@@ -8,8 +8,9 @@ frontend has no rule for the custom node itself, so the function is inlined
 The model is compiled in THROUGHPUT mode: OpenVINO splits the cores into
 streams, and one infer request per stream is kept busy (plain
 ``start_async``/``wait`` in submission order: an ``AsyncInferQueue`` with a
-Python callback deadlocked when it was released). A batch handed to :meth:`infer` is cut into one piece per
-request, and a stream of batches (:meth:`infer_batches`) overlaps them.
+Python callback deadlocked when it was released). A batch handed to
+:meth:`infer` is cut into one piece per request, and a stream of batches
+(:meth:`infer_batches`) overlaps them.
 
 Execution precision: OpenVINO runs bf16 by default on CPUs that have it,
 which does not reproduce the export within its fp32 tolerance, so the
