@@ -6,7 +6,7 @@ What can be opened:
   ONNX Runtime and TensorRT through exports found *in that folder*
   (``*.onnx``, ``*.engine`` exported from this very model, whose parity
   report, where present, says valid);
-* an ``.onnx`` file from ``station export``: ONNX Runtime;
+* an ``.onnx`` file from ``station export``: ONNX Runtime or OpenVINO;
 * an ``.engine`` file from ``station export``: TensorRT.
 
 The ``auto`` rule, fastest first (measured: docs/benchmarks.md, "Inference backends"):
@@ -18,7 +18,11 @@ The ``auto`` rule, fastest first (measured: docs/benchmarks.md, "Inference backe
 3. ONNX Runtime (its CUDA provider on a GPU, else the CPU), when an ONNX
    export is available: on the CPU it ran 1.8 to 4.4 times the tiles/s of
    PyTorch at batch 8 and 16;
-4. PyTorch on the CPU.
+4. OpenVINO on the CPU (f32 execution), from the same ONNX export, when
+   openvino is installed: not faster than ONNX Runtime fp32 on the 2-core
+   benchmark machine (docs/benchmarks.md, "OpenVINO on the CPU"), so it is
+   ONNX Runtime's fallback, ahead of PyTorch on the CPU;
+5. PyTorch on the CPU.
 
 The choice and the reason every faster candidate was skipped go to the log.
 """
@@ -38,7 +42,7 @@ from engines.tensorrt.header import ENGINE_SUFFIX, read_engine_file, read_engine
 
 log = logging.getLogger(__name__)
 
-BACKEND_KINDS = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKEND_KINDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 DEVICES = ("auto", "cpu", "cuda")
 MODEL_FILE = "model.json"
 ONNX_SUFFIX = ".onnx"
@@ -72,13 +76,13 @@ def open_backend(
 
     Args:
         source: Model folder, ``.onnx`` or ``.engine`` file.
-        kind: "auto", "torch", "onnxruntime" or "tensorrt".
+        kind: "auto", "torch", "onnxruntime", "openvino" or "tensorrt".
         device: "auto" (a GPU where usable), "cpu" or "cuda".
         precision: "fp32" or "fp16"; None takes each backend's fastest
             (fp16 for PyTorch on CUDA, fp32 on the CPU, an artefact's own).
         max_batch: Largest batch per call (TensorRT: at most the engine's).
         backbone_weights: Local backbone weights for a wide_resnet50_2 model folder.
-        intra_op_threads: ONNX Runtime threads (default: the usable cores).
+        intra_op_threads: ONNX Runtime (and OpenVINO) threads (default: the usable cores).
 
     Raises:
         ConfigError: unknown kind, device or precision.
@@ -153,7 +157,7 @@ def _hint_for(kind: str, source: Path) -> str:
             f"build an engine on this GPU: station export --model MODEL_DIR --format tensorrt "
             f"--out {source if source.is_dir() else source.parent}/model_fp16.engine"
         )
-    if kind == "onnxruntime":
+    if kind in ("onnxruntime", "openvino"):
         return (
             "export one: station export --model MODEL_DIR --format onnx --out MODEL_DIR/model.onnx"
         )
@@ -263,6 +267,13 @@ def _candidates(
     if not onnx_files:
         skipped.append(("onnxruntime", "no ONNX export found"))
 
+    # 3b. OpenVINO on the CPU, from the same ONNX export
+    if device != "cuda":
+        candidates += _openvino_candidates(
+            onnx_files, model_hash, precision, max_batch, intra_op_threads, skipped,
+            explicit=explicit,
+        )  # fmt: skip
+
     # 4. PyTorch on the CPU
     if source.is_dir() and device != "cuda":
         if precision == "fp16":
@@ -275,6 +286,51 @@ def _candidates(
     elif not source.is_dir():
         skipped.append(("torch", "needs the model folder, not an export"))
     return candidates, skipped
+
+
+def _openvino_candidates(
+    onnx_files: list[Path],
+    model_hash: str | None,
+    precision: str | None,
+    max_batch: int,
+    threads: int | None,
+    skipped: list[tuple[str, str]],
+    *,
+    explicit: bool,
+) -> list[Candidate]:
+    """OpenVINO CPU candidates for the ONNX exports (f32 execution: the export's tolerance)."""
+    from engines.backends.openvino_backend import openvino_unavailable_reason
+
+    if not onnx_files:
+        skipped.append(("openvino", "no ONNX export found"))
+        return []
+    reason = openvino_unavailable_reason()
+    if reason is not None:
+        skipped.append(("openvino", reason))
+        return []
+    found = []
+    for onnx_file in onnx_files:
+        unusable = _artefact_unusable(
+            onnx_file, model_hash, precision, _onnx_metadata, explicit=explicit
+        )
+        if unusable:
+            skipped.append(("openvino", unusable))
+            continue
+        found.append(
+            Candidate("openvino", "cpu", _onnx_metadata(onnx_file).precision, onnx_file,
+                      lambda f=onnx_file: _open_openvino(f, max_batch, model_hash, threads))
+        )  # fmt: skip
+    return found
+
+
+def _open_openvino(
+    path: Path, max_batch: int, model_hash: str | None, threads: int | None
+) -> InferenceBackend:
+    from engines.backends.openvino_backend import OpenVinoBackend
+
+    return OpenVinoBackend(
+        path, max_batch=max_batch, threads=threads, expected_model_hash=model_hash
+    )
 
 
 def _engine_metadata(path: Path) -> ArtefactMetadata:

@@ -50,10 +50,10 @@ class ModelConfig(StrictModel):
         description="model folder (model.json + model.safetensors); leave out with "
         "recipes.per_roll (each roll's recipe names its model)",
     )
-    backend: Literal["auto", "torch", "onnxruntime", "tensorrt"] = Field(
+    backend: Literal["auto", "torch", "onnxruntime", "openvino", "tensorrt"] = Field(
         default="auto",
         description="inference runtime; auto = the fastest usable here (TensorRT engine, "
-        "PyTorch on CUDA, ONNX Runtime, PyTorch on the CPU)",
+        "PyTorch on CUDA, ONNX Runtime, OpenVINO, PyTorch on the CPU)",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto = a GPU where one is usable"

@@ -169,7 +169,7 @@ def test_a_named_corrupt_engine_is_rejected_even_without_tensorrt(model_dir, tmp
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"kind": "openvino"}, "unknown backend 'openvino'"),
+        ({"kind": "tflite"}, "unknown backend 'tflite'"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
         ({"precision": "int8"}, "unknown precision 'int8'"),
     ],

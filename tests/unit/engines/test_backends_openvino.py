@@ -149,3 +149,23 @@ def test_a_missing_file_says_how_to_make_one(tmp_path) -> None:
 def test_an_export_of_another_model_is_refused(onnx_paths) -> None:
     with pytest.raises(EngineMismatchError, match="not from the model"):
         OpenVinoBackend(onnx_paths["fp32"], expected_model_hash="0" * 64)
+
+
+def test_open_backend_opens_openvino_when_asked_and_auto_names_it(
+    onnx_paths, tmp_path, caplog
+) -> None:
+    import shutil
+
+    from engines.backends import open_backend
+
+    folder = Path(shutil.copytree(shared_model_dir(tile_px=64), tmp_path / "model"))
+    shutil.copy(onnx_paths["fp32"], folder / "model.onnx")
+    with open_backend(folder, kind="openvino", max_batch=MAX_BATCH) as backend:
+        assert isinstance(backend, OpenVinoBackend)
+        assert (backend.info.name, backend.info.precision) == ("openvino", "fp32")
+    with open_backend(onnx_paths["fp32"], kind="openvino") as backend:
+        assert isinstance(backend, OpenVinoBackend)
+
+    (folder / "model.onnx.parity.json").write_text('{"valid": false}')
+    with pytest.raises(BackendUnavailableError, match=r"failed .* parity report"):
+        open_backend(folder, kind="openvino")
