@@ -1,6 +1,7 @@
 """Inference backends side by side: tiles/s, p50/p99 latency per batch size, peak memory.
 
-For every backend that can run here (PyTorch CPU; ONNX Runtime CPU; PyTorch
+For every backend that can run here (PyTorch CPU; ONNX Runtime CPU; OpenVINO
+CPU in f32 and bf16 execution where openvino is installed; PyTorch
 CUDA fp32/fp16, ONNX Runtime CUDA and TensorRT where a GPU is present), one
 row per batch size: throughput (tiles per second of the median call), the
 median and 99th-percentile latency of one ``infer`` call, and peak memory.
@@ -83,6 +84,15 @@ def open_for_row(row: dict[str, Any]) -> Any:
         return OnnxRuntimeBackend(
             row["onnx"], device=device, max_batch=row["batch"], intra_op_threads=row["threads"]
         )
+    if kind == "openvino":
+        from engines.backends.openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(
+            row["onnx"],
+            max_batch=row["batch"],
+            threads=row["threads"],
+            inference_precision="bf16" if precision == "bf16" else "f32",
+        )
     from engines.backends.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(row["engine"], max_batch=row["batch"])
@@ -156,6 +166,10 @@ def available_rows(args: argparse.Namespace, model_dir: Path, onnx_path: Path | 
     providers = onnxruntime_providers()
     if onnx_path is not None:
         rows.append(("onnxruntime", "cpu", "fp32", {"onnx": str(onnx_path)}))
+        from engines.backends.openvino_backend import openvino_unavailable_reason
+
+        if openvino_unavailable_reason() is None:  # bf16: the execution precision asked for
+            rows += [("openvino", "cpu", p, {"onnx": str(onnx_path)}) for p in ("fp32", "bf16")]
     if torch.cuda.is_available():
         rows += [("torch", "cuda", "fp32", {}), ("torch", "cuda", "fp16", {})]
         if onnx_path is not None and CUDA_PROVIDER in providers:
@@ -203,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per row")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls first")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads")
-    parser.add_argument("--backends", help="comma list to restrict (torch,onnxruntime,tensorrt)")
+    parser.add_argument(
+        "--backends", help="comma list to restrict (torch,onnxruntime,openvino,tensorrt)"
+    )
     parser.add_argument("--skip-center-match", action="store_true", help="skip section 2")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
