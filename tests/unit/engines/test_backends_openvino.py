@@ -169,3 +169,17 @@ def test_open_backend_opens_openvino_when_asked_and_auto_names_it(
     (folder / "model.onnx.parity.json").write_text('{"valid": false}')
     with pytest.raises(BackendUnavailableError, match=r"failed .* parity report"):
         open_backend(folder, kind="openvino")
+
+
+def test_auto_passes_over_openvino_for_a_stale_export_and_says_why(tmp_path, caplog) -> None:
+    import shutil
+
+    from engines.backends import open_backend
+
+    folder = Path(shutil.copytree(shared_model_dir(tile_px=64), tmp_path / "model"))
+    other, metadata = load_model(shared_model_dir(tile_px=64, seed=1))
+    export_onnx(other, metadata, folder / "stale.onnx", precision="fp32")
+    with caplog.at_level(logging.INFO), open_backend(folder, device="cpu") as backend:
+        assert backend.info.name == "torch"
+    line = [r.getMessage() for r in caplog.records if r.name == "engines.backends.factory"][-1]
+    assert "openvino: stale.onnx was exported from another model" in line
