@@ -22,10 +22,12 @@ execution is coarser).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +41,25 @@ INFERENCE_PRECISIONS = ("f32", "bf16")
 _PRECISION_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
 
 
+_INSTALL_HINT = "pip install 'cras-station[openvino]', or use the onnxruntime backend"
+
+
 def openvino_unavailable_reason() -> str | None:
     """Why OpenVINO cannot run here (None when it can)."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("openvino") is None:
         return "openvino is not installed (pip install 'cras-station[openvino]')"
     return None
+
+
+def _import_openvino() -> Any:
+    """The openvino module, or our error naming the extra to install."""
+    try:
+        import openvino
+    except ImportError:
+        raise BackendUnavailableError(
+            "the OpenVINO backend needs the openvino package", hint=_INSTALL_HINT
+        ) from None
+    return openvino
 
 
 def load_openvino_onnx(path: Path) -> tuple[bytes, ArtefactMetadata]:
@@ -111,8 +125,7 @@ class OpenVinoBackend(InferenceBackend):
                 f"unknown OpenVINO inference precision {inference_precision!r}",
                 hint=f"use one of {', '.join(INFERENCE_PRECISIONS)}",
             )
-        import openvino as ov
-
+        ov = _import_openvino()
         path = Path(onnx_path)
         model_bytes, self.artefact = load_openvino_onnx(path)
         self.artefact.check_model_hash(expected_model_hash, origin=path)
