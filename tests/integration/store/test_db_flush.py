@@ -18,6 +18,7 @@ from station.store.config import StoreConfig
 from station.store.engine import create_store_engine
 from station.store.records import utc_now
 from station.store.store import DefectStore
+from tests.integration.store.child_process import start_child
 from tests.integration.store.helpers import count_keys, defect, with_port
 from tests.integration.store.tcp_proxy import TcpProxy
 
@@ -91,3 +92,41 @@ def test_status_reports_the_backlog_while_down_and_flush_writes_it_after(
         assert "up to date" in out and "journal:   0 record(s) waiting" in out
     finally:
         proxy.cut()
+
+
+@pytest.mark.slow
+def test_flush_empties_a_journal_left_by_an_outage_and_a_sigkill(
+    pg_store_config: StoreConfig, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A station journaling through an outage is SIGKILLed; ``db flush`` writes every record."""
+    unreachable = with_port(pg_store_config.url, 1)  # nothing listens on port 1
+    child = start_child(
+        url=unreachable,
+        image_root=pg_store_config.image_root,
+        journal_dir=pg_store_config.journal_dir,
+        count=1_000_000,
+        allow_offline=True,
+    )
+    child.wait_for_acks(200, timeout_s=60)
+    child.kill()
+    acked = child.acked
+    assert len(acked) >= 200
+    left = journal_backlog(pg_store_config.journal_dir).records
+    assert left >= len(acked)  # every acknowledged record waits in the journal
+
+    config_path = _config_file(pg_store_config, tmp_path)  # the right URL: the database is up
+    assert main(["db", "status", "--config", config_path]) == 0  # reachable, with a backlog
+    assert f"journal:   {left} record(s) waiting" in capsys.readouterr().out
+    assert main(["db", "flush", "--config", config_path]) == 0
+    out = capsys.readouterr().out
+    assert "0 left in the journal" in out and "Traceback" not in out
+    assert journal_backlog(pg_store_config.journal_dir).records == 0
+
+    engine = create_store_engine(pg_store_config.url)
+    try:  # the child acknowledges its roll, run and event records as well as its defects
+        stored: dict = {}
+        for table in ("defects", "rolls", "inspection_runs", "events"):
+            stored.update(count_keys(engine, table, list(acked)))
+        assert stored == dict.fromkeys(acked, 1)
+    finally:
+        engine.dispose()
