@@ -136,10 +136,12 @@ class RollRecorder:
         for record in pending:
             self.store.writer.submit_event(self._bind(record))
         logger.info(
-            "roll %s started (width %.0f mm; a lot inspected before: %s)",
+            "roll %s started (width %.0f mm; %s)",
             self.lot_number,
             width,
-            "continue its roll" if self.same_lot == "continue" else "new roll",
+            "continues this lot's roll if the station inspected it before"
+            if self.same_lot == "continue"
+            else "a new roll even if this lot was inspected before",
         )
 
     def checkpoint(self, coverage: CoverageSnapshot, *, force: bool = False) -> bool:
