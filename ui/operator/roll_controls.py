@@ -79,6 +79,17 @@ class RollControls(QGroupBox):
         self.stop.clicked.connect(self.stop_requested.emit)
         self.sensitivity.valueChanged.connect(self._slider_moved)
 
+    def show_model(self, text: str) -> None:
+        """Show what inspects the roll; the row grows to the wrapped text's height.
+
+        A word-wrapped label in a form row keeps the height it had, so a longer text
+        (a recipe's two lines wrapped to four) would be cut off without this.
+        """
+        if text == self.model.text():
+            return
+        self.model.setText(text)
+        self.model.setMinimumHeight(self.model.heightForWidth(max(self.model.width(), 1)))
+
     def set_sensitivity_range(self, low: float, high: float, *, value: float = 1.0) -> None:
         """Limit the slider to ``low``-``high`` (the configured range for this user)."""
         self.sensitivity.blockSignals(True)

@@ -108,7 +108,7 @@ class OperatorWindow(QMainWindow):
         self.ticker.setInterval(250)
         self.ticker.timeout.connect(self._tick)
         self.ticker.start()
-        self.controls.model.setText(
+        self.controls.show_model(
             str(config.model.path or "each roll's recipe (by its fabric article)")
         )
         self._recipe_ranged: RollSession | None = None  # whose recipe set the slider range
@@ -397,7 +397,7 @@ class OperatorWindow(QMainWindow):
                 f"model {pipeline.config.model.path} ({info.model_hash[:12]}), "
                 f"tiles {info.tile_px} px",
             )
-            self.controls.model.setText(
+            self.controls.show_model(
                 model_readout(pipeline.config.model.path, pipeline.recipe, info)
             )
             if pipeline.recipe is not None and self._recipe_ranged is not session:
