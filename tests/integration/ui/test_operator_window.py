@@ -152,6 +152,8 @@ def test_each_logged_defect_shows_within_a_second_and_the_waterfall_advances(
     defects, _, roll = stored_roll(store_config)
     assert roll.lot_number == "LOT-UI-1" and roll.ended_at is not None
     assert defects, "the untrained model found nothing; the check below would be empty"
+    # The roll has ended, but the event pump's timer may still hold the last few events.
+    qtbot.waitUntil(lambda: len(window.shown) >= len(defects), timeout=5000)
     assert len(window.shown) == len(defects) == len(window.strip.marks())
     assert window.counters.value("defects") == str(len(defects))
     for view in defects:
